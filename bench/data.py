@@ -1,0 +1,79 @@
+"""Plain data types that flow from datasets to systems to metrics."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class LabelKind(str, enum.Enum):
+    """What a dataset annotates and what a system can learn from."""
+
+    STRONG = "strong"  # events with onset and offset
+    WEAK = "weak"  # clip-level tags only
+
+
+@dataclass(frozen=True, order=True)
+class Event:
+    onset: float
+    offset: float
+    label: str
+
+    def as_sed_eval(self, filename: str) -> dict:
+        return {"filename": filename, "event_onset": self.onset, "event_offset": self.offset, "event_label": self.label}
+
+
+@dataclass(frozen=True)
+class Paper:
+    key: str  # short citation key, e.g. "cakir2017"
+    citation: str
+    url: str = ""
+
+
+@dataclass
+class AudioClip:
+    """One audio file of a split, with its reference annotation."""
+
+    clip_id: str  # path relative to the dataset root, used as the filename in event lists
+    path: Path
+    events: list[Event]
+    duration: float
+    tags: tuple[str, ...] = ()
+
+    @property
+    def label_set(self) -> tuple[str, ...]:
+        return self.tags or tuple(sorted({e.label for e in self.events}))
+
+
+@dataclass
+class Split:
+    """The three partitions a system sees for one fold."""
+
+    fold: str
+    train: list[AudioClip]
+    valid: list[AudioClip]
+    test: list[AudioClip]
+
+
+@dataclass
+class FeatureClip:
+    """A clip as a system sees it: features plus targets on the same frame grid."""
+
+    clip_id: str
+    features: np.ndarray  # (frames, bands) float32, standardized
+    hop_seconds: float
+    duration: float
+    targets: np.ndarray | None  # (frames, classes) float32 activity; None when hidden
+    tags: np.ndarray  # (classes,) float32 clip-level presence
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class FrameActivity:
+    """A system's output for one clip: per-class probabilities on a frame grid."""
+
+    probabilities: np.ndarray  # (frames, classes) in [0, 1]
+    hop_seconds: float

@@ -1,0 +1,184 @@
+"""The Dataset interface and the DCASE annotation format shared by all datasets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+from .audio import audio_info
+from .data import AudioClip, Event, LabelKind, Paper, Split
+from .errors import DataError
+
+
+class Dataset(ABC):
+    """A registered dataset: metadata as class attributes, files under ``root``.
+
+    Subclasses set the class attributes and implement ``prepare`` (make the files
+    available: generate, or explain how to obtain them) and ``split`` (the clips
+    of one fold). Everything else (fingerprints, annotation parsing) is shared.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    paper: ClassVar[Paper]
+    license: ClassVar[str]
+    label_kind: ClassVar[LabelKind] = LabelKind.STRONG
+    labels: ClassVar[tuple[str, ...]]
+    folds: ClassVar[tuple[str, ...]] = ("1",)
+    sample_rate: ClassVar[int | None] = None  # native rate when all files share one
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+
+    @property
+    def root(self) -> Path:
+        return self.data_dir / self.name
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Make the dataset's files available under ``root`` (or raise DataError saying how)."""
+
+    @abstractmethod
+    def split(self, fold: str) -> Split:
+        """Train / validation / test clips of ``fold``, with reference events."""
+
+    def fingerprint(self, fold: str) -> str:
+        """Hash of every audio file's content and every annotation of the fold."""
+        split = self.split(fold)
+        digest = hashlib.sha256()
+        digest.update(json.dumps({"dataset": self.name, "labels": list(self.labels)}).encode())
+        for part, clips in (("train", split.train), ("valid", split.valid), ("test", split.test)):
+            for clip in clips:
+                digest.update(f"{part}\0{clip.clip_id}\0{content_hash(clip.path)}\0".encode())
+                digest.update(json.dumps([(e.onset, e.offset, e.label) for e in clip.events]).encode())
+                digest.update(json.dumps(list(clip.tags)).encode())
+        return digest.hexdigest()[:16]
+
+    def check_labels(self, events: list[Event], source: str) -> None:
+        allowed = set(self.labels)
+        for event in events:
+            if event.label not in allowed:
+                raise DataError(
+                    f"{source}: label {event.label!r} is not in the label list of dataset {self.name!r} "
+                    f"({', '.join(self.labels)})"
+                )
+
+    def clip(self, relative: str, events: list[Event]) -> AudioClip:
+        path = self.root / relative
+        rate, frames, _ = audio_info(path)
+        return AudioClip(clip_id=relative, path=path, events=events, duration=frames / rate)
+
+
+# --------------------------------------------------------------------------- annotation files
+
+
+def parse_annotation_line(line: str, source: str, line_number: int) -> tuple[str | None, Event]:
+    """Parse ``[filename] onset offset label`` (tab-separated, or whitespace with the label last).
+
+    Returns (filename or None, event). Raises DataError naming the file and line.
+    """
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) == 1:  # whitespace-separated; the label may have spaces, so it takes the rest
+        words = line.split()
+        label_from = 2 if len(words) >= 3 and _is_number(words[0]) and _is_number(words[1]) else 3
+        fields = words[:label_from] + ([" ".join(words[label_from:])] if len(words) > label_from else [])
+    fields = [f.strip() for f in fields]
+    where = f"{source}, line {line_number}"
+    if len(fields) == 4:
+        filename, onset_text, offset_text, label = fields
+    elif len(fields) == 3:
+        filename, (onset_text, offset_text, label) = None, fields
+    else:
+        raise DataError(f"{where}: expected 'filename onset offset label' or 'onset offset label', got {line.strip()!r}")
+    try:
+        onset, offset = float(onset_text), float(offset_text)
+    except ValueError:
+        raise DataError(f"{where}: onset and offset must be numbers, got {onset_text!r} and {offset_text!r}") from None
+    if not (onset == onset and offset == offset) or onset < 0:
+        raise DataError(f"{where}: onset must be a number >= 0, got {onset_text!r}")
+    if offset < onset:
+        raise DataError(f"{where}: offset {offset} is before onset {onset}")
+    if not label:
+        raise DataError(f"{where}: the event label is empty")
+    return filename, Event(onset, offset, label)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_annotation_file(path: Path) -> list[tuple[str | None, Event]]:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"annotation file {path} does not exist")
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                rows.append(parse_annotation_line(line, str(path), number))
+    return rows
+
+
+def write_annotation_file(path: Path, filename: str, events: list[Event]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for e in sorted(events, key=lambda e: (e.onset, e.label)):
+            handle.write(f"{filename}\t{e.onset:.3f}\t{e.offset:.3f}\t{e.label}\n")
+
+
+def read_list_file(path: Path) -> list[str]:
+    """A fold list: one audio file per line (extra columns are ignored)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"fold list {path} does not exist")
+    with open(path, encoding="utf-8") as handle:
+        return [line.split("\t")[0].strip() for line in handle if line.strip()]
+
+
+# --------------------------------------------------------------------------- content hashes
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of a file's bytes, remembered per (path, size, mtime) so repeated runs don't re-read audio."""
+    path = Path(path)
+    stat = path.stat()
+    memo_file = path.parent / ".sedbench-hashes.json"
+    key = f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+    memo = _load_memo(memo_file)
+    if key in memo:
+        return memo[key]
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    memo[key] = digest.hexdigest()
+    _save_memo(memo_file, memo)
+    return memo[key]
+
+
+_MEMOS: dict[Path, dict[str, str]] = {}
+
+
+def _load_memo(memo_file: Path) -> dict[str, str]:
+    if memo_file not in _MEMOS:
+        try:
+            _MEMOS[memo_file] = json.loads(memo_file.read_text())
+        except (OSError, ValueError):
+            _MEMOS[memo_file] = {}
+    return _MEMOS[memo_file]
+
+
+def _save_memo(memo_file: Path, memo: dict[str, str]) -> None:
+    try:
+        tmp = memo_file.with_name(f"{memo_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, memo_file)
+    except OSError:  # a read-only dataset folder just means no memo
+        pass

@@ -1,0 +1,133 @@
+"""Log mel band energies with an on-disk cache keyed by audio content and settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .audio import load_audio
+from .data import AudioClip, Event
+from .dataset import content_hash
+
+FEATURE_CODE_VERSION = 1  # bump when extraction changes, so stale caches are not reused
+
+
+@dataclass(frozen=True)
+class LogMelSpec:
+    """Cakir et al. 2017, Sec. III-D: 40 ms Hamming frames, 50 % overlap, 40 mel bands 0 Hz-Nyquist."""
+
+    sample_rate: int = 44100
+    n_mels: int = 40
+    frame_seconds: float = 0.04
+    hop_seconds: float = 0.02
+    fmin: float = 0.0
+    fmax: float | None = None  # None: Nyquist
+    window: str = "hamming"
+    log_floor: float = 1e-10  # added before the log so silent frames stay finite
+
+    @property
+    def win_length(self) -> int:
+        return int(round(self.frame_seconds * self.sample_rate))
+
+    @property
+    def hop_length(self) -> int:
+        return int(round(self.hop_seconds * self.sample_rate))
+
+    @property
+    def n_fft(self) -> int:
+        return 1 << (self.win_length - 1).bit_length()
+
+    @property
+    def frame_hop(self) -> float:
+        """The exact hop in seconds (hop_length samples)."""
+        return self.hop_length / self.sample_rate
+
+    def key(self) -> str:
+        payload = json.dumps({"code": FEATURE_CODE_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def n_frames(self, duration: float) -> int:
+        """Frames covering ``duration``: frame i stands for [i*hop, (i+1)*hop), as sed_eval's segments."""
+        return max(1, int(math.ceil(round(duration / self.frame_hop, 9))))
+
+
+def extract_log_mel(audio: np.ndarray, spec: LogMelSpec) -> np.ndarray:
+    """(frames, n_mels) float32 log mel energies, frame i centred at i * hop."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(
+        y=audio,
+        sr=spec.sample_rate,
+        n_fft=spec.n_fft,
+        win_length=spec.win_length,
+        hop_length=spec.hop_length,
+        window=spec.window,
+        center=True,
+        power=2.0,
+        n_mels=spec.n_mels,
+        fmin=spec.fmin,
+        fmax=spec.fmax if spec.fmax is not None else spec.sample_rate / 2,
+    )
+    n = spec.n_frames(audio.shape[0] / spec.sample_rate)
+    return np.log(mel[:, :n].T + spec.log_floor).astype(np.float32)
+
+
+class FeatureCache:
+    """``<cache_dir>/features/<spec key>/<audio sha256>.npy``; loads are memory-mapped."""
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = Path(cache_dir)
+        self.hits = 0
+        self.misses = 0
+
+    def path_for(self, clip: AudioClip, spec: LogMelSpec) -> Path:
+        return self.cache_dir / "features" / spec.key() / f"{content_hash(clip.path)}.npy"
+
+    def get(self, clip: AudioClip, spec: LogMelSpec) -> np.ndarray:
+        path = self.path_for(clip, spec)
+        if path.exists():
+            self.hits += 1
+            return np.load(path, mmap_mode="r")
+        self.misses += 1
+        audio, _ = load_audio(clip.path, spec.sample_rate)
+        features = extract_log_mel(audio, spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, features)
+        os.replace(tmp, path)
+        return features
+
+
+@dataclass
+class Standardizer:
+    """Per-band mean / std from the training set (Cakir et al. 2017, Sec. III-D)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, matrices: list[np.ndarray]) -> "Standardizer":
+        total = sum(m.shape[0] for m in matrices)
+        mean = sum(np.asarray(m, dtype=np.float64).sum(axis=0) for m in matrices) / total
+        var = sum(((np.asarray(m, dtype=np.float64) - mean) ** 2).sum(axis=0) for m in matrices) / total
+        return cls(mean.astype(np.float32), np.sqrt(var).clip(1e-8).astype(np.float32))
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        return ((matrix - self.mean) / self.std).astype(np.float32)
+
+
+def event_roll(events: list[Event], labels: list[str] | tuple[str, ...], hop: float, n_frames: int) -> np.ndarray:
+    """Binary (frames, classes) activity with sed_eval's rounding: floor(onset/hop) .. ceil(offset/hop)."""
+    roll = np.zeros((n_frames, len(labels)), dtype=np.float32)
+    index = {label: i for i, label in enumerate(labels)}
+    for event in events:
+        start = int(math.floor(event.onset * 1 / float(hop)))
+        stop = int(math.ceil(event.offset * 1 / float(hop)))
+        roll[start:stop, index[event.label]] = 1
+    return roll

@@ -1,0 +1,93 @@
+"""Run records: one JSON per (system, config, dataset, fold, seed), written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+PACKAGES = ("sedbench", "torch", "numpy", "librosa", "sed_eval", "dcase_util", "scipy", "scikit-learn", "soundfile")
+
+
+def config_hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def record_path(runs_dir: Path, record: dict) -> Path:
+    return (
+        Path(runs_dir)
+        / record["dataset"]["name"]
+        / record["system"]["name"]
+        / f"fold{record['fold']}"
+        / f"{record['config_hash']}-seed{record['seed']}.json"
+    )
+
+
+def write_record(path: Path, record: dict) -> Path:
+    """Temp file in the same folder + fsync + rename: a reader sees the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(record, out, indent=1, sort_keys=False, allow_nan=False)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_records(runs_dir: Path) -> list[dict]:
+    records = []
+    for path in sorted(Path(runs_dir).rglob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a record (or unreadable): the report lists only complete records
+        if isinstance(record, dict) and record.get("schema_version") == SCHEMA_VERSION:
+            record["_path"] = str(path)
+            records.append(record)
+    return records
+
+
+def environment() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)  # dcase_util.__version__ is wrong; metadata is not
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "versions": versions,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "git_commit": git_commit(),
+    }
+
+
+def git_commit() -> str | None:
+    """Commit of the sedbench checkout (None for an installed wheel); '+dirty' when it has local changes."""
+    source = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "") if commit else None

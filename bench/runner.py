@@ -1,0 +1,222 @@
+"""One job, one direction: dataset -> features -> system.fit/predict -> post-processing -> metrics -> record.
+
+The runner looks systems and datasets up by name in the registry and never
+imports a concrete one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, metrics, registry
+from .data import AudioClip, FeatureClip, FrameActivity, LabelKind
+from .errors import DataError, SedbenchError, SystemOutputError
+from .features import FeatureCache, LogMelSpec, Standardizer, event_roll
+from .postprocess import PostProcessing
+from .records import SCHEMA_VERSION, config_hash, environment, record_path, write_record
+from .system import RunContext, build_config, config_dict
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    system: str
+    dataset: str
+    fold: str = "1"
+    seed: int = 0
+    profile: str = "quick"
+    overrides: dict[str, str] = field(default_factory=dict)
+    device: str = "auto"
+    median_filter_frames: int = 1
+
+
+@dataclass(frozen=True)
+class Locations:
+    data_dir: Path
+    cache_dir: Path
+    runs_dir: Path
+
+
+class PhaseTimer:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - started, 4)
+
+
+def feature_clips(
+    clips: list[AudioClip], raw: dict[str, np.ndarray], spec: LogMelSpec, labels: tuple[str, ...],
+    standardizer: Standardizer, with_targets: bool,
+) -> list[FeatureClip]:
+    """Standardized features plus targets on the feature frame grid (targets hidden for test clips)."""
+    result = []
+    for clip in clips:
+        features = standardizer(raw[clip.clip_id])
+        tags = np.zeros(len(labels), dtype=np.float32)
+        for label in clip.label_set:
+            tags[labels.index(label)] = 1
+        result.append(
+            FeatureClip(
+                clip_id=clip.clip_id,
+                features=features,
+                hop_seconds=spec.frame_hop,
+                duration=clip.duration,
+                targets=event_roll(clip.events, labels, spec.frame_hop, features.shape[0]) if with_targets else None,
+                tags=tags if with_targets else np.zeros(len(labels), dtype=np.float32),
+                events=list(clip.events) if with_targets else [],
+            )
+        )
+    return result
+
+
+def load_features(clips: list[AudioClip], spec: LogMelSpec, cache: FeatureCache) -> dict[str, np.ndarray]:
+    raw = {}
+    for clip in clips:
+        matrix = cache.get(clip, spec)
+        if not np.all(np.isfinite(matrix)):
+            raise DataError(f"features of {clip.path} contain NaN or infinite values")
+        raw[clip.clip_id] = matrix
+    return raw
+
+
+def check_output(output, clip: FeatureClip, n_classes: int, system: str) -> FrameActivity:
+    """The interface contract: finite probabilities in [0, 1], one column per class, frames covering the clip."""
+    where = f"system {system!r} on {clip.clip_id}"
+    if not isinstance(output, FrameActivity):
+        raise SystemOutputError(f"{where}: predict must return FrameActivity objects, got {type(output).__name__}")
+    p = np.asarray(output.probabilities)
+    if p.ndim != 2 or p.shape[1] != n_classes:
+        raise SystemOutputError(f"{where}: expected probabilities of shape (frames, {n_classes}), got {p.shape}")
+    if not output.hop_seconds or output.hop_seconds <= 0:
+        raise SystemOutputError(f"{where}: hop_seconds must be > 0, got {output.hop_seconds!r}")
+    expected = math.ceil(round(clip.duration / output.hop_seconds, 6))
+    if abs(p.shape[0] - expected) > 1:
+        raise SystemOutputError(
+            f"{where}: {p.shape[0]} frames at a {output.hop_seconds:g} s hop do not cover the clip's "
+            f"{clip.duration:.3f} s (expected {expected} frames)"
+        )
+    if not np.all(np.isfinite(p)):
+        raise SystemOutputError(f"{where}: output contains NaN or infinite values")
+    if p.min() < 0 or p.max() > 1:
+        raise SystemOutputError(f"{where}: probabilities must lie in [0, 1], got range [{p.min():g}, {p.max():g}]")
+    return output
+
+
+def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
+    """Run one job and write its record; returns (record, path)."""
+    from .torch_training import resolve_device, seed_everything  # torch only when a job runs
+
+    timer = PhaseTimer()
+    system_cls = registry.systems.get(job.system)
+    dataset_cls = registry.datasets.get(job.dataset)
+    if system_cls.label_kind is LabelKind.STRONG and dataset_cls.label_kind is LabelKind.WEAK:
+        raise SedbenchError(
+            f"system {job.system!r} needs strong (onset/offset) labels but dataset {job.dataset!r} has only clip tags"
+        )
+    config = build_config(system_cls, job.profile, job.overrides)
+    device = resolve_device(job.device)
+    post = PostProcessing(threshold=getattr(config, "threshold", 0.5), median_filter_frames=job.median_filter_frames)
+
+    with timer("prepare"):
+        dataset = dataset_cls(where.data_dir)
+        dataset.prepare()
+        split = dataset.split(job.fold)
+        if not split.train or not split.test:
+            raise DataError(f"dataset {job.dataset!r} fold {job.fold} has an empty train or test partition")
+        fingerprint = dataset.fingerprint(job.fold)
+    labels = tuple(dataset.labels)
+
+    seed_everything(job.seed)
+    context = RunContext(labels=labels, seed=job.seed, device=device, log=log)
+    system = system_cls(config, context)
+    spec = system.features()
+
+    with timer("features"):
+        cache = FeatureCache(where.cache_dir)
+        raw = load_features(split.train + split.valid + split.test, spec, cache)
+        standardizer = Standardizer.fit([raw[c.clip_id] for c in split.train])
+        train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True)
+        valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True)
+        test = feature_clips(split.test, raw, spec, labels, standardizer, with_targets=False)
+    log(f"features: {cache.misses} extracted, {cache.hits} loaded from cache ({timer.seconds['features']:.1f} s)")
+
+    with timer("fit"):
+        history = system.fit(train, valid)
+    with timer("predict"):
+        outputs = system.predict(test)
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != len(test):
+        raise SystemOutputError(
+            f"system {job.system!r}: predict returned {len(outputs) if hasattr(outputs, '__len__') else outputs!r} "
+            f"outputs for {len(test)} clips"
+        )
+    outputs = [check_output(o, clip, len(labels), job.system) for o, clip in zip(outputs, test)]
+
+    with timer("postprocess"):
+        estimates = {
+            clip.clip_id: post.events(out.probabilities, out.hop_seconds, labels, clip.duration)
+            for clip, out in zip(split.test, outputs)
+        }
+    settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
+    with timer("metrics"):
+        scores = metrics.score(
+            {c.clip_id: c.events for c in split.test}, estimates, {c.clip_id: c.duration for c in split.test},
+            list(labels), settings,
+        )
+
+    config_payload = {"system": job.system, "profile": job.profile, "config": config_dict(config),
+                      "postprocessing": asdict(post), "features": asdict(spec)}
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "system": {"name": job.system, "paper": system_cls.paper.key, "citation": system_cls.paper.citation,
+                   "parameters": _parameter_count(system)},
+        "dataset": {"name": job.dataset, "fingerprint": fingerprint, "labels": list(labels),
+                    "clips": {"train": len(train), "valid": len(valid), "test": len(test)}},
+        "fold": job.fold,
+        "seed": job.seed,
+        "profile": job.profile,
+        "overrides": dict(job.overrides),
+        "config": config_dict(config),
+        "config_hash": config_hash(config_payload),
+        "features": asdict(spec),
+        "postprocessing": asdict(post),
+        "metric_settings": asdict(settings),
+        "metrics_backend": "sed_eval",
+        "headline": metrics.headline(scores),
+        "metrics": scores,
+        "history": history,
+        "device": _device_description(device),
+        "timings": timer.seconds,
+        "sedbench_version": __version__,
+        "environment": environment(),
+    }
+    record["timings"]["total"] = round(sum(timer.seconds.values()), 4)
+    path = write_record(record_path(where.runs_dir, record), record)
+    return record, path
+
+
+def _parameter_count(system) -> int | None:
+    counter = getattr(system, "parameter_count", None)
+    return int(counter()) if callable(counter) else None
+
+
+def _device_description(device: str) -> dict:
+    import torch
+
+    if device == "cuda":
+        return {"type": "cuda", "name": torch.cuda.get_device_name(0), "torch_threads": torch.get_num_threads()}
+    import platform
+
+    return {"type": "cpu", "name": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads()}

@@ -1,0 +1,132 @@
+"""The one interface every system implements, and typed configuration handling.
+
+A system is a class with four class attributes and three methods::
+
+    @register_system("my-system")
+    class MySystem(System):
+        name = "my-system"
+        paper = Paper(key="me2026", citation="...")
+        label_kind = LabelKind.STRONG          # what it learns from
+        Config = MyConfig                       # dataclass; defaults = the paper's
+        profiles = {"paper": {}, "quick": {"units": 32}}
+
+        def features(self) -> LogMelSpec: ...   # what the harness extracts for it
+        def fit(self, train, valid) -> dict: ...
+        def predict(self, clips) -> list[FrameActivity]: ...
+
+The harness extracts (and caches) the features, standardizes them with
+training-set statistics, and hands the system ``FeatureClip`` lists; the system
+returns one ``FrameActivity`` per clip. Post-processing and scoring belong to
+the harness, so every system is scored the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .data import FeatureClip, FrameActivity, LabelKind, Paper
+from .errors import ConfigError
+from .features import LogMelSpec
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the harness tells a system about the run it is part of."""
+
+    labels: tuple[str, ...]
+    seed: int
+    device: str  # "cpu" or "cuda"
+    mixed_precision: bool = False
+    log: Any = print  # progress callback: log(str)
+
+
+class System(ABC):
+    name: ClassVar[str]
+    paper: ClassVar[Paper]
+    label_kind: ClassVar[LabelKind] = LabelKind.STRONG
+    Config: ClassVar[type]
+    profiles: ClassVar[dict[str, dict[str, Any]]] = {"paper": {}}
+
+    def __init__(self, config: Any, context: RunContext):
+        self.config = config
+        self.context = context
+
+    @abstractmethod
+    def features(self) -> LogMelSpec:
+        """Feature settings the harness extracts for this system."""
+
+    @abstractmethod
+    def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
+        """Train; return a history dict (per-epoch values) for the run record."""
+
+    @abstractmethod
+    def predict(self, clips: list[FeatureClip]) -> list[FrameActivity]:
+        """One FrameActivity per clip, in order: (frames, classes) probabilities in [0, 1]."""
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def build_config(system: type[System], profile: str, overrides: dict[str, str] | None = None):
+    """The system's Config with the profile's values, then ``key=value`` overrides (strings, type-checked)."""
+    if profile not in system.profiles:
+        raise ConfigError(
+            f"system {system.name!r} has no profile {profile!r}; profiles: {', '.join(sorted(system.profiles))}"
+        )
+    config = system.Config(**system.profiles[profile])
+    if overrides:
+        config = apply_overrides(config, overrides)
+    return config
+
+
+def apply_overrides(config, overrides: dict[str, str]):
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    hints = typing.get_type_hints(type(config))
+    changes = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown setting {key!r} for {type(config).__name__}; settings: {', '.join(sorted(fields))}"
+            )
+        changes[key] = parse_value(text, hints[key], key)
+    return dataclasses.replace(config, **changes)
+
+
+def parse_value(text: str, annotation, key: str):
+    """Parse a command-line string as ``annotation`` (int, float, bool, str, tuples, Optional)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+        if text.strip().lower() in ("none", "null", ""):
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return parse_value(text, inner[0], key)
+    if origin is tuple:
+        items = [item for item in text.replace("(", "").replace(")", "").split(",") if item.strip()]
+        element = args[0] if args else str
+        return tuple(parse_value(item.strip(), element, key) for item in items)
+    try:
+        if annotation is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if annotation is int:
+            return int(text)
+        if annotation is float:
+            return float(text)
+        if annotation is str:
+            return text
+    except ValueError:
+        raise ConfigError(f"setting {key!r} expects {annotation.__name__}, got {text!r}") from None
+    raise ConfigError(f"setting {key!r} has a type ({annotation}) that cannot be set from the command line")
+
+
+def config_dict(config) -> dict:
+    return dataclasses.asdict(config)

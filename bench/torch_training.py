@@ -1,0 +1,194 @@
+"""Shared PyTorch machinery for frame-wise systems: sequences, training with early stopping, inference.
+
+Systems are free not to use it; those that do get the paper's protocol
+(Cakir et al. 2017, Sec. III-D): training sequences whose start moves by a
+fixed shift every epoch, non-overlapping validation / test sequences, Adam,
+binary cross-entropy, early stopping on validation frame F1 with the best
+weights restored.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import FeatureClip
+from .errors import SedbenchError
+from .metrics import SegmentCounter
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise SedbenchError("--device cuda was requested but PyTorch sees no CUDA device; use --device cpu or auto")
+    if requested not in ("cpu", "cuda"):
+        raise SedbenchError(f"--device must be auto, cpu or cuda, got {requested!r}")
+    return requested
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+class SequenceSampler:
+    """Cuts the concatenated training stream into sequences whose start shifts every epoch.
+
+    The paper moves the starting index by 73 frames (not a factor of the sequence
+    length) so that each epoch sees different sub-sequences. Clips are concatenated
+    once; an epoch's sequences are a single reshape of a slice, no per-frame loops.
+    """
+
+    def __init__(self, clips: list[FeatureClip], sequence_frames: int, shift: int):
+        self.features = np.concatenate([np.asarray(c.features) for c in clips]).astype(np.float32)
+        self.targets = np.concatenate([c.targets for c in clips]).astype(np.float32)
+        self.sequence_frames = sequence_frames
+        self.shift = shift
+
+    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        total, length = self.features.shape[0], self.sequence_frames
+        if total < length:  # shorter than one sequence: pad once
+            pad = length - total
+            features = np.pad(self.features, ((0, pad), (0, 0)))
+            targets = np.pad(self.targets, ((0, pad), (0, 0)))
+            return features[None], targets[None]
+        start = (epoch * self.shift) % length
+        count = (total - start) // length
+        if count == 0:
+            start, count = 0, total // length
+        stop = start + count * length
+        x = self.features[start:stop].reshape(count, length, -1)
+        y = self.targets[start:stop].reshape(count, length, -1)
+        return x, y
+
+
+def sequences_for_inference(clips: list[FeatureClip], sequence_frames: int):
+    """Non-overlapping zero-padded sequences of every clip, and where each clip's frames are."""
+    chunks, spans = [], []
+    for clip in clips:
+        frames = clip.features.shape[0]
+        count = max(1, math.ceil(frames / sequence_frames))
+        padded = np.zeros((count * sequence_frames, clip.features.shape[1]), dtype=np.float32)
+        padded[:frames] = clip.features
+        spans.append((sum(c.shape[0] for c in chunks), count, frames))
+        chunks.append(padded.reshape(count, sequence_frames, -1))
+    return np.concatenate(chunks), spans
+
+
+@dataclass
+class TrainingSettings:
+    sequence_frames: int
+    sequence_shift: int
+    batch_size: int
+    learning_rate: float
+    max_epochs: int
+    patience: int
+    threshold: float
+    device: str
+    mixed_precision: bool = False
+
+
+class FrameModelTrainer:
+    """Trains an ``nn.Module`` mapping (batch, frames, bands) -> (batch, frames, classes) logits."""
+
+    def __init__(self, model: nn.Module, settings: TrainingSettings, log=print):
+        self.settings = settings
+        self.device = torch.device(settings.device)
+        self.model = model.to(self.device)
+        self.log = log
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed sequence shapes
+
+    def _autocast(self):
+        enabled = self.settings.mixed_precision and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
+        s = self.settings
+        sampler = SequenceSampler(train, s.sequence_frames, s.sequence_shift)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=s.learning_rate)
+        loss_fn = nn.BCEWithLogitsLoss()  # sigmoid + binary cross-entropy, numerically stable
+        history = {"epoch": [], "train_loss": [], "valid_F1_frm": [], "valid_ER_frm": [], "seconds": []}
+        best_score, best_epoch, best_state = -1.0, -1, None
+        generator = torch.Generator().manual_seed(int(torch.initial_seed() % (2**63)))
+        pin = self.device.type == "cuda"
+        for epoch in range(s.max_epochs):
+            started = time.perf_counter()
+            self.model.train()
+            x_all, y_all = sampler.epoch(epoch)
+            x_all, y_all = torch.from_numpy(x_all), torch.from_numpy(y_all)
+            if pin:
+                x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
+            order = torch.randperm(x_all.shape[0], generator=generator)
+            total_loss, batches = 0.0, 0
+            for begin in range(0, order.numel(), s.batch_size):
+                index = order[begin : begin + s.batch_size]
+                x = x_all[index].to(self.device, non_blocking=True)
+                y = y_all[index].to(self.device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                with self._autocast():
+                    logits = self.model(x)
+                loss = loss_fn(logits.float(), y)
+                loss.backward()
+                optimizer.step()
+                total_loss += float(loss.detach())
+                batches += 1
+            f1, er = self.validate(valid)
+            history["epoch"].append(epoch + 1)
+            history["train_loss"].append(total_loss / max(batches, 1))
+            history["valid_F1_frm"].append(f1)
+            history["valid_ER_frm"].append(er)
+            history["seconds"].append(time.perf_counter() - started)
+            improved = f1 > best_score
+            if improved:
+                best_score, best_epoch = f1, epoch
+                best_state = copy.deepcopy(self.model.state_dict())
+            self.log(
+                f"epoch {epoch + 1:3d}  loss {history['train_loss'][-1]:.4f}  valid F1_frm {f1:5.1f}  "
+                f"ER_frm {er:.3f}{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)"
+            )
+            if epoch - best_epoch >= s.patience:
+                self.log(f"early stop: no improvement for {s.patience} epochs; best epoch {best_epoch + 1}")
+                break
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        history["best_epoch"] = best_epoch + 1
+        history["best_valid_F1_frm"] = best_score
+        return history
+
+    @torch.no_grad()
+    def predict(self, clips: list[FeatureClip]) -> list[np.ndarray]:
+        self.model.eval()
+        sequences, spans = sequences_for_inference(clips, self.settings.sequence_frames)
+        outputs = []
+        for begin in range(0, sequences.shape[0], self.settings.batch_size):
+            x = torch.from_numpy(sequences[begin : begin + self.settings.batch_size]).to(self.device)
+            with self._autocast():
+                logits = self.model(x)
+            outputs.append(torch.sigmoid(logits.float()).cpu().numpy())
+        probabilities = np.concatenate(outputs)
+        result = []
+        for first, count, frames in spans:
+            result.append(probabilities[first : first + count].reshape(count * self.settings.sequence_frames, -1)[:frames])
+        return result
+
+    def validate(self, clips: list[FeatureClip]) -> tuple[float, float]:
+        counter = SegmentCounter(n_classes=clips[0].targets.shape[1])
+        for clip, probabilities in zip(clips, self.predict(clips)):
+            counter.add(clip.targets > 0.5, probabilities > self.settings.threshold)
+        return counter.f1(), counter.error_rate()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,1 @@
+"""Registered datasets, one module each; registered through the ``sedbench.datasets`` entry points."""

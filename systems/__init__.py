@@ -1,0 +1,1 @@
+"""Published SED systems, one module each; registered through the ``sedbench.systems`` entry points."""
