@@ -127,6 +127,21 @@ def report(
 
 
 @app.command()
+def leaderboard(
+    runs_dir: Path = typer.Option(Path("runs"), help="Folder of run records."),
+    out: Path = typer.Option(Path("leaderboard.html"), help="Page to write."),
+) -> None:
+    """Build the static leaderboard page from the run records."""
+    from .leaderboard import write_leaderboard
+    from .records import load_records
+    from .report import summarize
+
+    records = load_records(runs_dir)
+    write_leaderboard(summarize(records), len(records), out)
+    typer.echo(f"{len(records)} run records -> {out}")
+
+
+@app.command()
 def version() -> None:
     """Print the sedbench version."""
     typer.echo(__version__)

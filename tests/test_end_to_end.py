@@ -75,3 +75,21 @@ def test_report_writes_markdown_and_csv(crnn_runs, tmp_path):
     csv_lines = (tmp_path / "results.csv").read_text().splitlines()
     assert csv_lines[0].startswith("dataset,system,profile")
     assert csv_lines[1].startswith("synth-mini,crnn,quick")
+
+
+def test_leaderboard_page_escapes_names(crnn_runs, tmp_path):
+    from sedbench.leaderboard import render
+    from sedbench.records import load_records
+    from sedbench.report import summarize
+
+    runs, _ = crnn_runs
+    records = load_records(runs)
+    rows = summarize(records)
+    rows[0].system = "<script>alert(1)</script>"
+    page = render(rows, len(records))
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "synth-mini" in page and "F1_frm" in page
+    result = run_cli(["leaderboard", "--runs-dir", str(runs), "--out", str(tmp_path / "lb.html")])
+    assert result.returncode == 0, result.stderr
+    assert "class=\"best\"" in (tmp_path / "lb.html").read_text()
