@@ -55,6 +55,7 @@ def run(
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     set_: List[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     median_filter: int = typer.Option(1, help="Median filter window in frames applied before thresholding (1 = off)."),
+    metrics_backend: str = typer.Option("fast", help="fast (vectorized, equal to sed_eval) | sed_eval"),
     data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
     cache_dir: Path = typer.Option(None, help="Feature cache [env SEDBENCH_CACHE]."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run records are written."),
@@ -77,7 +78,8 @@ def run(
         for fold_name in folds:
             _echo(f"== {system_cls.name} on {dataset_cls.name}, fold {fold_name}, seed {seed_value}, profile {profile}")
             job = JobSpec(system=system, dataset=dataset, fold=fold_name, seed=seed_value, profile=profile,
-                          overrides=overrides, device=device, median_filter_frames=median_filter)
+                          overrides=overrides, device=device, median_filter_frames=median_filter,
+                          metrics_backend=metrics_backend)
             record, path = run_job(job, where, log=log)
             records.append(record)
             head = record["headline"]
@@ -127,6 +129,62 @@ def report(
 
 
 @app.command()
+def score(
+    reference: Path = typer.Option(..., "--reference", "-r", help="Reference event list file or folder."),
+    estimated: Path = typer.Option(..., "--estimated", "-e", help="System output event list file or folder."),
+    labels: str = typer.Option("", help="Comma-separated label list (default: labels found in both inputs)."),
+    frame_resolution: float = typer.Option(0.02, help="Segment length of the frame-level metrics, seconds."),
+    collar: float = typer.Option(0.2, help="Event onset collar, seconds."),
+    offset_percentage: float = typer.Option(0.2, help="Offset tolerance as a fraction of the event length."),
+    matching: str = typer.Option("greedy", help="Event matching: greedy (sed_eval's original) | optimal."),
+    backend: str = typer.Option("fast", help="fast | sed_eval"),
+    class_wise: bool = typer.Option(False, "--class-wise", help="Also print class-wise F1 / ER."),
+    json_out: Path = typer.Option(None, "--json", help="Write every metric as JSON here."),
+) -> None:
+    """Score any system's output files against references with every metric."""
+    import json
+    from dataclasses import asdict
+
+    from .dataset import read_event_lists
+    from .metrics import MetricSettings, score as score_lists
+
+    refs = read_event_lists(reference)
+    ests = read_event_lists(estimated)
+    unknown_files = sorted(set(ests) - set(refs))
+    if unknown_files:
+        raise SedbenchError(
+            f"{estimated} has output for {len(unknown_files)} file(s) with no reference in {reference}, "
+            f"e.g. {unknown_files[0]!r}"
+        )
+    if labels:
+        label_list = [l.strip() for l in labels.split(",") if l.strip()]
+        for name, source in ((reference, refs), (estimated, ests)):
+            extra = sorted({e.label for events in source.values() for e in events} - set(label_list))
+            if extra:
+                raise SedbenchError(f"{name} uses label {extra[0]!r}, which is not in --labels ({', '.join(label_list)})")
+    else:
+        label_list = sorted({e.label for source in (refs, ests) for events in source.values() for e in events})
+    settings = MetricSettings(frame_resolution=frame_resolution, event_collar=collar,
+                              event_offset_percentage=offset_percentage, event_matching=matching)
+    result = score_lists(refs, {k: ests.get(k, []) for k in refs}, None, label_list, settings, backend=backend)
+    typer.echo(f"{len(refs)} reference files, {sum(map(len, refs.values()))} reference events, "
+               f"{sum(map(len, ests.values()))} estimated events, {len(label_list)} labels")
+    names = {"frame": f"segment {frame_resolution:g} s", "1s": "segment 1 s",
+             "event": f"event (collar {collar:g} s, offset {offset_percentage:.0%}, {matching})"}
+    for level, title in names.items():
+        o = result[level]["overall"]
+        typer.echo(f"{title:40s} F1 {_fmt(o['F1'])}  P {_fmt(o['precision'])}  R {_fmt(o['recall'])}  "
+                   f"ER {_fmt(o['ER'])}  S {_fmt(o['S'])}  D {_fmt(o['D'])}  I {_fmt(o['I'])}")
+        if class_wise:
+            for label, c in result[level]["class_wise"].items():
+                typer.echo(f"    {label:36s} F1 {_fmt(c['F1'])}  ER {_fmt(c['ER'])}")
+    if json_out:
+        json_out.write_text(json.dumps({"labels": label_list, "settings": asdict(settings),
+                                        "backend": backend, "metrics": result}, indent=1, default=str))
+        typer.echo(f"-> {json_out}")
+
+
+@app.command()
 def leaderboard(
     runs_dir: Path = typer.Option(Path("runs"), help="Folder of run records."),
     out: Path = typer.Option(Path("leaderboard.html"), help="Page to write."),
@@ -139,6 +197,18 @@ def leaderboard(
     records = load_records(runs_dir)
     write_leaderboard(summarize(records), len(records), out)
     typer.echo(f"{len(records)} run records -> {out}")
+
+
+@app.command()
+def benchmark(
+    data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
+    end_to_end: bool = typer.Option(True, help="Also time a full `sedbench run` of the quick CRNN on synth."),
+    write: Path = typer.Option(None, help="Also save the output as Markdown here (e.g. reports/performance.md)."),
+) -> None:
+    """Print measured figures: metric engine vs sed_eval, feature cache, training-loop overhead, a full run."""
+    from .benchmark import run_benchmarks
+
+    run_benchmarks(data_dir or default_data_dir(), end_to_end, write)
 
 
 @app.command()

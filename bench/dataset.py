@@ -182,3 +182,42 @@ def _save_memo(memo_file: Path, memo: dict[str, str]) -> None:
         os.replace(tmp, memo_file)
     except OSError:  # a read-only dataset folder just means no memo
         pass
+
+
+# --------------------------------------------------------------------------- event-list files (scoring outside output)
+
+EVENT_FILE_SUFFIXES = (".txt", ".tsv", ".csv", ".ann")
+
+
+def read_event_lists(path: Path) -> dict[str, list[Event]]:
+    """Events per audio file from one DCASE event-list file or a folder of them.
+
+    Accepts ``filename onset offset label`` rows, ``onset offset label`` rows (the
+    audio file is then named after the annotation file), lone ``filename`` rows (a
+    file with no events), and a DESED-style header row. Keys are audio basenames.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    files = sorted(p for p in path.rglob("*") if p.suffix in EVENT_FILE_SUFFIXES) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path} contains no event-list files ({', '.join(EVENT_FILE_SUFFIXES)})")
+    result: dict[str, list[Event]] = {}
+    for file in files:
+        with open(file, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                text = line.strip()
+                if not text or text.startswith("#"):
+                    continue
+                if file.suffix == ".csv" and "\t" not in line:
+                    line = line.replace(",", "\t")
+                fields = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
+                if number == 1 and not _is_number(fields[-2] if len(fields) >= 2 else "") and "onset" in text.lower():
+                    continue  # header row
+                if len(fields) == 1:
+                    result.setdefault(Path(fields[0].strip()).name, [])
+                    continue
+                filename, event = parse_annotation_line(line, str(file), number)
+                key = Path(filename).name if filename else file.stem + ".wav"
+                result.setdefault(key, []).append(event)
+    return result

@@ -1,9 +1,8 @@
 """Scoring with sed_eval's definitions, micro-averaged over all files (and folds).
 
-``score`` runs sed_eval itself (the reference). ``SegmentCounter`` is a
-vectorized re-implementation of sed_eval's segment-based counting, used inside
-training loops where sed_eval would cost more than the training step; tests
-check it equals sed_eval on the same inputs.
+Two backends compute the same numbers: ``sed_eval`` (the reference
+implementation) and ``fast`` (``sedbench.fast_metrics``: sed_eval's classes with
+vectorized counting, tested equal to sed_eval).
 """
 
 from __future__ import annotations
@@ -38,6 +37,23 @@ def _sed_eval():
     return sed_eval
 
 
+BACKENDS = ("fast", "sed_eval")
+
+
+def metric_classes(backend: str):
+    """(segment-based, event-based) metric classes of a backend; both share sed_eval's formulas."""
+    if backend == "sed_eval":
+        sed_eval = _sed_eval()
+        return sed_eval.sound_event.SegmentBasedMetrics, sed_eval.sound_event.EventBasedMetrics
+    if backend == "fast":
+        from .fast_metrics import FastEventBasedMetrics, FastSegmentBasedMetrics
+
+        return FastSegmentBasedMetrics, FastEventBasedMetrics
+    from .errors import ConfigError
+
+    raise ConfigError(f"unknown metrics backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
 def _to_list(events: list[Event], filename: str) -> list[dict]:
     return [e.as_sed_eval(filename) for e in events]
 
@@ -45,16 +61,17 @@ def _to_list(events: list[Event], filename: str) -> list[dict]:
 def score(
     references: dict[str, list[Event]],
     estimates: dict[str, list[Event]],
-    durations: dict[str, float],
+    durations: dict[str, float] | None,
     labels: list[str],
     settings: MetricSettings,
+    backend: str = "fast",
 ) -> dict:
-    """All metrics through sed_eval, statistics accumulated over every file."""
-    sed_eval = _sed_eval()
+    """All metrics, statistics accumulated over every file; ``durations`` None uses the max offset."""
+    segment_class, event_class = metric_classes(backend)
     labels = list(labels)
-    frame = sed_eval.sound_event.SegmentBasedMetrics(labels, time_resolution=float(settings.frame_resolution))
-    second = sed_eval.sound_event.SegmentBasedMetrics(labels, time_resolution=float(settings.segment_resolution))
-    event = sed_eval.sound_event.EventBasedMetrics(
+    frame = segment_class(labels, time_resolution=float(settings.frame_resolution))
+    second = segment_class(labels, time_resolution=float(settings.segment_resolution))
+    event = event_class(
         labels,
         t_collar=float(settings.event_collar),
         percentage_of_length=float(settings.event_offset_percentage),
@@ -67,8 +84,9 @@ def score(
     for clip_id in sorted(references):
         ref = _to_list(references[clip_id], clip_id)
         est = _to_list(estimates.get(clip_id, []), clip_id)
-        frame.evaluate(ref, est, evaluated_length_seconds=durations[clip_id])
-        second.evaluate(ref, est, evaluated_length_seconds=durations[clip_id])
+        length = durations[clip_id] if durations is not None else None
+        frame.evaluate(ref, est, evaluated_length_seconds=length)
+        second.evaluate(ref, est, evaluated_length_seconds=length)
         event.evaluate(ref, est)
     return {
         "frame": _segment_summary(frame, labels),
@@ -152,76 +170,3 @@ def _event_summary(metrics, labels: list[str]) -> dict:
         "overall": overall,
         "class_wise": class_wise,
     }
-
-
-# --------------------------------------------------------------------------- fast segment counting
-
-
-def segment_roll(events: list[Event], labels: list[str], resolution: float, duration: float) -> np.ndarray:
-    """sed_eval's event roll cut / padded to the evaluated length (same floating-point steps)."""
-    length = int(math.ceil(duration * 1 / float(resolution)))
-    roll = np.zeros((length, len(labels)), dtype=bool)
-    index = {label: i for i, label in enumerate(labels)}
-    for event in events:
-        start = int(math.floor(event.onset * 1 / float(resolution)))
-        stop = int(math.ceil(event.offset * 1 / float(resolution)))
-        roll[start:stop, index[event.label]] = True
-    return roll
-
-
-@dataclass
-class SegmentCounter:
-    """Accumulates sed_eval's segment-based counts from binary rolls, vectorized."""
-
-    n_classes: int
-    overall: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SEGMENT_COUNT_KEYS, 0.0))
-
-    def __post_init__(self):
-        self.class_tp = np.zeros(self.n_classes)
-        self.class_fp = np.zeros(self.n_classes)
-        self.class_fn = np.zeros(self.n_classes)
-        self.class_ref = np.zeros(self.n_classes)
-        self.class_sys = np.zeros(self.n_classes)
-
-    def add(self, reference: np.ndarray, estimate: np.ndarray) -> None:
-        ref = np.asarray(reference, dtype=bool)
-        est = np.asarray(estimate, dtype=bool)
-        tp = ref & est
-        n_ref = ref.sum(axis=1)
-        n_sys = est.sum(axis=1)
-        n_tp = tp.sum(axis=1)
-        counts = {
-            "Ntp": n_tp.sum(),
-            "Ntn": (~ref & ~est).sum(),
-            "Nfp": (est & ~ref).sum(),
-            "Nfn": (ref & ~est).sum(),
-            "Nref": n_ref.sum(),
-            "Nsys": n_sys.sum(),
-            "S": (np.minimum(n_ref, n_sys) - n_tp).sum(),
-            "D": np.maximum(0, n_ref - n_sys).sum(),
-            "I": np.maximum(0, n_sys - n_ref).sum(),
-        }
-        for key, value in counts.items():
-            self.overall[key] += float(value)
-        self.class_tp += tp.sum(axis=0)
-        self.class_fp += (est & ~ref).sum(axis=0)
-        self.class_fn += (ref & ~est).sum(axis=0)
-        self.class_ref += ref.sum(axis=0)
-        self.class_sys += est.sum(axis=0)
-
-    def f1(self) -> float:
-        """Overall F1 in % by sed_eval's formulas (no output scores 0); 0 where it is undefined."""
-        metric = _sed_eval().metric
-        o = self.overall
-        precision = 0.0 if o["Nsys"] == 0 else metric.precision(Ntp=o["Ntp"], Nsys=o["Nsys"])
-        value = metric.f_measure(precision=precision, recall=metric.recall(Ntp=o["Ntp"], Nref=o["Nref"]))
-        return 0.0 if math.isnan(value) else 100 * value
-
-    def error_rate(self) -> float:
-        metric = _sed_eval().metric
-        o = self.overall
-        return metric.error_rate(
-            substitution_rate_value=metric.substitution_rate(Nref=o["Nref"], Nsubstitutions=o["S"]),
-            deletion_rate_value=metric.deletion_rate(Nref=o["Nref"], Ndeletions=o["D"]),
-            insertion_rate_value=metric.insertion_rate(Nref=o["Nref"], Ninsertions=o["I"]),
-        )

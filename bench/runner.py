@@ -34,6 +34,7 @@ class JobSpec:
     overrides: dict[str, str] = field(default_factory=dict)
     device: str = "auto"
     median_filter_frames: int = 1
+    metrics_backend: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
             f"system {job.system!r} needs strong (onset/offset) labels but dataset {job.dataset!r} has only clip tags"
         )
     config = build_config(system_cls, job.profile, job.overrides)
+    metrics.metric_classes(job.metrics_backend)  # refuse an unknown backend before training
     device = resolve_device(job.device)
     post = PostProcessing(threshold=getattr(config, "threshold", 0.5), median_filter_frames=job.median_filter_frames)
 
@@ -172,7 +174,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     with timer("metrics"):
         scores = metrics.score(
             {c.clip_id: c.events for c in split.test}, estimates, {c.clip_id: c.duration for c in split.test},
-            list(labels), settings,
+            list(labels), settings, backend=job.metrics_backend,
         )
 
     config_payload = {"system": job.system, "profile": job.profile, "config": config_dict(config),
@@ -193,7 +195,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "features": asdict(spec),
         "postprocessing": asdict(post),
         "metric_settings": asdict(settings),
-        "metrics_backend": "sed_eval",
+        "metrics_backend": job.metrics_backend,
         "headline": metrics.headline(scores),
         "metrics": scores,
         "history": history,

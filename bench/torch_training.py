@@ -22,7 +22,6 @@ from torch import nn
 
 from .data import FeatureClip
 from .errors import SedbenchError
-from .metrics import SegmentCounter
 
 
 def resolve_device(requested: str) -> str:
@@ -119,7 +118,8 @@ class FrameModelTrainer:
         sampler = SequenceSampler(train, s.sequence_frames, s.sequence_shift)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=s.learning_rate)
         loss_fn = nn.BCEWithLogitsLoss()  # sigmoid + binary cross-entropy, numerically stable
-        history = {"epoch": [], "train_loss": [], "valid_F1_frm": [], "valid_ER_frm": [], "seconds": []}
+        history = {"epoch": [], "train_loss": [], "valid_F1_frm": [], "valid_ER_frm": [], "seconds": [],
+                   "train_seconds": [], "valid_seconds": [], "steps": []}
         best_score, best_epoch, best_state = -1.0, -1, None
         generator = torch.Generator().manual_seed(int(torch.initial_seed() % (2**63)))
         pin = self.device.type == "cuda"
@@ -144,7 +144,11 @@ class FrameModelTrainer:
                 optimizer.step()
                 total_loss += float(loss.detach())
                 batches += 1
+            trained = time.perf_counter()
             f1, er = self.validate(valid)
+            history["train_seconds"].append(trained - started)
+            history["valid_seconds"].append(time.perf_counter() - trained)
+            history["steps"].append(batches)
             history["epoch"].append(epoch + 1)
             history["train_loss"].append(total_loss / max(batches, 1))
             history["valid_F1_frm"].append(f1)
@@ -184,10 +188,16 @@ class FrameModelTrainer:
         return result
 
     def validate(self, clips: list[FeatureClip]) -> tuple[float, float]:
-        counter = SegmentCounter(n_classes=clips[0].targets.shape[1])
+        """Validation F1_frm (%) and ER_frm, by sed_eval's definitions on the frame grid."""
+        from .fast_metrics import FastSegmentBasedMetrics
+
+        n_classes = clips[0].targets.shape[1]
+        counter = FastSegmentBasedMetrics([str(k) for k in range(n_classes)], time_resolution=float(clips[0].hop_seconds))
+        counter.empty_system_output_handling = "zero_score"
         for clip, probabilities in zip(clips, self.predict(clips)):
-            counter.add(clip.targets > 0.5, probabilities > self.settings.threshold)
-        return counter.f1(), counter.error_rate()
+            counter.evaluate_rolls(clip.targets > 0.5, probabilities > self.settings.threshold)
+        f1 = counter.overall_f_measure()["f_measure"]
+        return (0.0 if math.isnan(f1) else 100 * f1), counter.overall_error_rate()["error_rate"]
 
 
 def count_parameters(model: nn.Module) -> int:
