@@ -63,7 +63,7 @@ def run(
 ) -> None:
     """Train and evaluate SYSTEM on DATASET; write one run record per fold and seed."""
     from .runner import JobSpec, Locations, run_job
-    from .report import HEADLINE, summarize
+    from .report import columns, summarize
 
     overrides = _parse_overrides(set_)
     system_cls = registry.systems.get(system)
@@ -84,13 +84,13 @@ def run(
             records.append(record)
             head = record["headline"]
             _echo(
-                "   " + "  ".join(f"{k} {_fmt(head[k])}" for k in HEADLINE)
+                "   " + "  ".join(f"{k} {_fmt(v)}" for k, v in head.items())
                 + f"  ({record['timings']['total']:.1f} s) -> {path}"
             )
     rows = summarize(records)
     for row in rows:
         typer.echo(f"{row.system} on {row.dataset} ({row.profile}, {len(row.seeds)} seed(s), folds {', '.join(row.folds)}):")
-        for metric in HEADLINE:
+        for metric in columns([row]):
             stats = row.mean_std(metric)
             if stats:
                 typer.echo(f"  {metric:9s} {stats[0]:8.3f} ± {stats[1]:.3f}")

@@ -77,3 +77,17 @@ class FrameActivity:
 
     probabilities: np.ndarray  # (frames, classes) in [0, 1]
     hop_seconds: float
+
+
+@dataclass
+class Detections:
+    """A system's output for one clip when it produces events directly."""
+
+    events: list[Event]
+
+
+@dataclass
+class ClipTags:
+    """A system's output for one clip when it tags clips: per-class presence probabilities."""
+
+    probabilities: np.ndarray  # (classes,) in [0, 1]

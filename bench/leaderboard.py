@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
-from .report import HEADLINE, LOWER_IS_BETTER, Row, format_cell
+from .report import LOWER_IS_BETTER, Row, columns, format_cell
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sedbench leaderboard</title>
@@ -25,7 +25,7 @@ td.best{font-weight:bold;background:#eef7ee}
 <h1>sedbench leaderboard</h1>
 <p>Generated {{ generated }} from {{ n_records }} run records. F1 in %, ER as a ratio; mean ± std over seeds.</p>
 {% if not datasets %}<p>No run records yet: run <code>sedbench run --system crnn --dataset synth</code>.</p>{% endif %}
-{% for dataset, rows in datasets %}
+{% for dataset, rows, metrics in datasets %}
 <h2>{{ dataset }}</h2>
 <table><thead><tr><th>system</th><th>profile</th><th>seeds</th>
 {% for m in metrics %}<th>{{ m }}{% if m in lower %} ↓{% else %} ↑{% endif %}</th>{% endfor %}
@@ -42,18 +42,21 @@ td.best{font-weight:bold;background:#eef7ee}
 def render(rows: list[Row], n_records: int) -> str:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     datasets = sorted({r.dataset for r in rows})
-    grouped = [(d, [r for r in rows if r.dataset == d]) for d in datasets]
+    grouped = []
+    for d in datasets:
+        members = [r for r in rows if r.dataset == d]
+        grouped.append((d, members, columns(members)))
     best: dict[str, dict[str, str]] = {}
-    for dataset, members in grouped:
+    for dataset, members, metrics in grouped:
         best[dataset] = {}
-        for metric in HEADLINE:
+        for metric in metrics:
             scored = [(r.mean_std(metric)[0], r.config_hash) for r in members if r.mean_std(metric)]
             if scored:
                 pick = min(scored) if metric in LOWER_IS_BETTER else max(scored)
                 best[dataset][metric] = pick[1]
     return env.from_string(TEMPLATE).render(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        n_records=n_records, datasets=grouped, metrics=HEADLINE, lower=LOWER_IS_BETTER, best=best, cell=format_cell,
+        n_records=n_records, datasets=grouped, lower=LOWER_IS_BETTER, best=best, cell=format_cell,
     )
 
 

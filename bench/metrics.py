@@ -170,3 +170,46 @@ def _event_summary(metrics, labels: list[str]) -> dict:
         "overall": overall,
         "class_wise": class_wise,
     }
+
+
+def score_tags(
+    references: dict[str, tuple[str, ...]],
+    probabilities: dict[str, np.ndarray],
+    labels: list[str],
+    threshold: float = 0.5,
+) -> dict:
+    """Clip tagging through sed_eval's AudioTaggingMetrics: F1 of thresholded tags, EER from probabilities."""
+    sed_eval = _sed_eval()
+    labels = list(labels)
+    tagging = sed_eval.audio_tag.AudioTaggingMetrics(tags=labels)
+    for clip_id in sorted(references):
+        p = probabilities[clip_id]
+        estimated = [labels[k] for k in np.flatnonzero(p > threshold)]
+        tagging.evaluate(
+            reference_tag_list=[{"filename": clip_id, "tags": ",".join(references[clip_id])}],
+            estimated_tag_list=[{"filename": clip_id, "tags": ",".join(estimated)}],
+            estimated_tag_probabilities=[
+                {"filename": clip_id, "label": label, "probability": float(p[k])} for k, label in enumerate(labels)
+            ],
+        )
+    overall = tagging.results_overall_metrics()
+    average = tagging.results_class_wise_average_metrics()
+    class_wise = tagging.results_class_wise_metrics()
+
+    def pct(value):
+        return None if value is None or math.isnan(value) else 100 * float(value)
+
+    return {
+        "threshold": threshold,
+        "overall": {
+            "F1": pct(overall["f_measure"]["f_measure"]),
+            "precision": pct(overall["f_measure"]["precision"]),
+            "recall": pct(overall["f_measure"]["recall"]),
+            "EER": _clean(average["eer"]["eer"]) if average["eer"]["eer"] is not None else None,
+        },
+        "class_wise": {
+            label: {"F1": pct(class_wise[label]["f_measure"]["f_measure"]),
+                    "EER": _clean(class_wise[label]["eer"]["eer"]) if class_wise[label]["eer"]["eer"] is not None else None}
+            for label in labels
+        },
+    }

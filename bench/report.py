@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 
 HEADLINE = ("F1_frm", "ER_frm", "F1_1s", "ER_1s", "F1_event", "ER_event")
-LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event"}
+TAGGING = ("F1_tag", "EER")
+LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "EER"}
+
+
+def columns(rows: list["Row"]) -> tuple[str, ...]:
+    """The metrics any of the rows has, in a fixed order (event metrics, then tagging)."""
+    present = {m for r in rows for m, values in r.values.items() if any(v is not None for v in values)}
+    return tuple(m for m in HEADLINE + TAGGING if m in present) or HEADLINE
 
 
 @dataclass
@@ -51,8 +58,8 @@ def _summed(records: list[dict], level: str) -> dict[str, float]:
 
 def _pooled(records: list[dict]) -> dict[str, float]:
     """Headline metrics of one seed; with several folds, recomputed from the summed counts (micro average)."""
-    if len(records) == 1:
-        return dict(records[0]["headline"])
+    if len(records) == 1 or "frame" not in records[0]["metrics"]:
+        return dict(records[0]["headline"])  # tagging results are not pooled over folds here
     pooled = {}
     for key, level in (("frm", "frame"), ("1s", "1s")):
         c = _summed(records, level)
@@ -94,18 +101,20 @@ def format_cell(row: Row, metric: str) -> str:
     if stats is None:
         return "—"
     mean, std = stats
-    digits = 1 if metric.startswith("F1") else 2
+    digits = 1 if metric.startswith("F1") else 2 if metric.startswith("ER") else 3
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(row.seeds) > 1 else f"{mean:.{digits}f}"
 
 
 def markdown(rows: list[Row]) -> str:
     out = io.StringIO()
     for dataset in sorted({r.dataset for r in rows}):
+        members = [r for r in rows if r.dataset == dataset]
+        metrics = columns(members)
         out.write(f"## {dataset}\n\n")
-        out.write("| system | profile | seeds | " + " | ".join(HEADLINE) + " | parameters | train s |\n")
-        out.write("|---|---|---|" + "---|" * len(HEADLINE) + "---|---|\n")
-        for row in (r for r in rows if r.dataset == dataset):
-            cells = [format_cell(row, m) for m in HEADLINE]
+        out.write("| system | profile | seeds | " + " | ".join(metrics) + " | parameters | train s |\n")
+        out.write("|---|---|---|" + "---|" * len(metrics) + "---|---|\n")
+        for row in members:
+            cells = [format_cell(row, m) for m in metrics]
             params = f"{row.parameters:,}" if row.parameters else "—"
             out.write(f"| {row.system} | {row.profile} | {len(row.seeds)} | " + " | ".join(cells)
                       + f" | {params} | {row.train_seconds:.0f} |\n")
@@ -119,13 +128,14 @@ def csv_text(rows: list[Row]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["dataset", "system", "profile", "config_hash", "seeds", "folds", "parameters", "train_seconds"]
-    for metric in HEADLINE:
+    metrics = columns(rows)
+    for metric in metrics:
         header += [f"{metric}_mean", f"{metric}_std"]
     writer.writerow(header)
     for row in rows:
         line = [row.dataset, row.system, row.profile, row.config_hash, len(row.seeds), " ".join(row.folds),
                 row.parameters or "", f"{row.train_seconds:.1f}"]
-        for metric in HEADLINE:
+        for metric in metrics:
             stats = row.mean_std(metric)
             line += [f"{stats[0]:.6g}", f"{stats[1]:.6g}"] if stats else ["", ""]
         writer.writerow(line)

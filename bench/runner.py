@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, metrics, registry
-from .data import AudioClip, FeatureClip, FrameActivity, LabelKind
+from .data import AudioClip, ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind
 from .errors import DataError, SedbenchError, SystemOutputError
 from .features import FeatureCache, LogMelSpec, Standardizer, event_roll
 from .postprocess import PostProcessing
@@ -92,11 +92,29 @@ def load_features(clips: list[AudioClip], spec: LogMelSpec, cache: FeatureCache)
     return raw
 
 
-def check_output(output, clip: FeatureClip, n_classes: int, system: str) -> FrameActivity:
-    """The interface contract: finite probabilities in [0, 1], one column per class, frames covering the clip."""
+def check_output(output, clip: FeatureClip, labels: tuple[str, ...], system: str):
+    """The interface contract for one clip's output; returns it unchanged or raises SystemOutputError."""
     where = f"system {system!r} on {clip.clip_id}"
+    n_classes = len(labels)
+    if isinstance(output, Detections):
+        for event in output.events:
+            if not isinstance(event, Event):
+                raise SystemOutputError(f"{where}: Detections must hold Event objects, got {type(event).__name__}")
+            if event.label not in labels:
+                raise SystemOutputError(f"{where}: detected label {event.label!r} is not in the dataset's label list")
+            if not (math.isfinite(event.onset) and math.isfinite(event.offset)) or not 0 <= event.onset <= event.offset:
+                raise SystemOutputError(f"{where}: event {event} needs finite times with 0 <= onset <= offset")
+        return output
+    if isinstance(output, ClipTags):
+        p = np.asarray(output.probabilities)
+        if p.shape != (n_classes,):
+            raise SystemOutputError(f"{where}: expected tag probabilities of shape ({n_classes},), got {p.shape}")
+        _check_probabilities(p, where)
+        return output
     if not isinstance(output, FrameActivity):
-        raise SystemOutputError(f"{where}: predict must return FrameActivity objects, got {type(output).__name__}")
+        raise SystemOutputError(
+            f"{where}: predict must return FrameActivity, Detections or ClipTags objects, got {type(output).__name__}"
+        )
     p = np.asarray(output.probabilities)
     if p.ndim != 2 or p.shape[1] != n_classes:
         raise SystemOutputError(f"{where}: expected probabilities of shape (frames, {n_classes}), got {p.shape}")
@@ -108,11 +126,40 @@ def check_output(output, clip: FeatureClip, n_classes: int, system: str) -> Fram
             f"{where}: {p.shape[0]} frames at a {output.hop_seconds:g} s hop do not cover the clip's "
             f"{clip.duration:.3f} s (expected {expected} frames)"
         )
+    _check_probabilities(p, where)
+    return output
+
+
+def _check_probabilities(p: np.ndarray, where: str) -> None:
     if not np.all(np.isfinite(p)):
         raise SystemOutputError(f"{where}: output contains NaN or infinite values")
-    if p.min() < 0 or p.max() > 1:
+    if p.size and (p.min() < 0 or p.max() > 1):
         raise SystemOutputError(f"{where}: probabilities must lie in [0, 1], got range [{p.min():g}, {p.max():g}]")
-    return output
+
+
+def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...], post: PostProcessing,
+                  settings: metrics.MetricSettings, backend: str, system: str, timer: PhaseTimer) -> tuple[dict, dict]:
+    """(scores, headline) for one output kind: frame activities and detections as events, tags as tags."""
+    kinds = {type(o) for o in outputs}
+    if len(kinds) > 1:
+        raise SystemOutputError(f"system {system!r} mixed output kinds ({', '.join(sorted(k.__name__ for k in kinds))})")
+    if kinds == {ClipTags}:
+        with timer("metrics"):
+            tags = metrics.score_tags({c.clip_id: c.label_set for c in clips},
+                                      {c.clip_id: np.asarray(o.probabilities) for c, o in zip(clips, outputs)},
+                                      list(labels), threshold=post.threshold)
+        return {"tags": tags}, {"F1_tag": tags["overall"]["F1"], "EER": tags["overall"]["EER"]}
+    with timer("postprocess"):
+        estimates = {}
+        for clip, out in zip(clips, outputs):
+            if isinstance(out, Detections):
+                estimates[clip.clip_id] = sorted(out.events, key=lambda e: (e.onset, e.label))
+            else:
+                estimates[clip.clip_id] = post.events(out.probabilities, out.hop_seconds, labels, clip.duration)
+    with timer("metrics"):
+        scores = metrics.score({c.clip_id: c.events for c in clips}, estimates, {c.clip_id: c.duration for c in clips},
+                               list(labels), settings, backend=backend)
+    return scores, metrics.headline(scores)
 
 
 def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
@@ -163,19 +210,9 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
             f"system {job.system!r}: predict returned {len(outputs) if hasattr(outputs, '__len__') else outputs!r} "
             f"outputs for {len(test)} clips"
         )
-    outputs = [check_output(o, clip, len(labels), job.system) for o, clip in zip(outputs, test)]
-
-    with timer("postprocess"):
-        estimates = {
-            clip.clip_id: post.events(out.probabilities, out.hop_seconds, labels, clip.duration)
-            for clip, out in zip(split.test, outputs)
-        }
+    outputs = [check_output(o, clip, labels, job.system) for o, clip in zip(outputs, test)]
     settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
-    with timer("metrics"):
-        scores = metrics.score(
-            {c.clip_id: c.events for c in split.test}, estimates, {c.clip_id: c.duration for c in split.test},
-            list(labels), settings, backend=job.metrics_backend,
-        )
+    scores, headline = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend, job.system, timer)
 
     config_payload = {"system": job.system, "profile": job.profile, "config": config_dict(config),
                       "postprocessing": asdict(post), "features": asdict(spec)}
@@ -196,7 +233,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "postprocessing": asdict(post),
         "metric_settings": asdict(settings),
         "metrics_backend": job.metrics_backend,
-        "headline": metrics.headline(scores),
+        "headline": headline,
         "metrics": scores,
         "history": history,
         "device": _device_description(device),

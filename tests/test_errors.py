@@ -6,7 +6,7 @@ import soundfile as sf
 
 from conftest import run_cli
 from sedbench.audio import load_audio
-from sedbench.data import Event, FeatureClip, FrameActivity
+from sedbench.data import ClipTags, Detections, Event, FeatureClip, FrameActivity
 from sedbench.dataset import parse_annotation_line, read_annotation_file
 from sedbench.errors import ConfigError, DataError, SystemOutputError
 from sedbench.runner import check_output
@@ -81,19 +81,34 @@ def _clip(frames=50, classes=3):
 def test_system_output_contract():
     clip = _clip()
     good = FrameActivity(np.full((50, 3), 0.5, np.float32), 0.02)
-    assert check_output(good, clip, 3, "s") is good
+    assert check_output(good, clip, ("a", "b", "c"), "s") is good
     with pytest.raises(SystemOutputError, match=r"expected probabilities of shape \(frames, 3\), got \(50, 4\)"):
-        check_output(FrameActivity(np.zeros((50, 4)), 0.02), clip, 3, "s")
+        check_output(FrameActivity(np.zeros((50, 4)), 0.02), clip, ("a", "b", "c"), "s")
     with pytest.raises(SystemOutputError, match="do not cover the clip"):
-        check_output(FrameActivity(np.zeros((20, 3)), 0.02), clip, 3, "s")
+        check_output(FrameActivity(np.zeros((20, 3)), 0.02), clip, ("a", "b", "c"), "s")
     nan = np.zeros((50, 3))
     nan[3, 1] = np.nan
     with pytest.raises(SystemOutputError, match="NaN"):
-        check_output(FrameActivity(nan, 0.02), clip, 3, "s")
+        check_output(FrameActivity(nan, 0.02), clip, ("a", "b", "c"), "s")
     with pytest.raises(SystemOutputError, match=r"must lie in \[0, 1\]"):
-        check_output(FrameActivity(np.full((50, 3), 1.5), 0.02), clip, 3, "s")
-    with pytest.raises(SystemOutputError, match="must return FrameActivity"):
-        check_output(np.zeros((50, 3)), clip, 3, "s")
+        check_output(FrameActivity(np.full((50, 3), 1.5), 0.02), clip, ("a", "b", "c"), "s")
+    with pytest.raises(SystemOutputError, match="must return FrameActivity, Detections or ClipTags"):
+        check_output(np.zeros((50, 3)), clip, ("a", "b", "c"), "s")
+
+
+def test_event_and_tag_outputs_are_checked():
+    clip = _clip()
+    labels = ("a", "b", "c")
+    assert check_output(Detections([Event(0.1, 0.5, "a")]), clip, labels, "s")
+    with pytest.raises(SystemOutputError, match="detected label 'z' is not in the dataset's label list"):
+        check_output(Detections([Event(0.1, 0.5, "z")]), clip, labels, "s")
+    with pytest.raises(SystemOutputError, match="0 <= onset <= offset"):
+        check_output(Detections([Event(0.5, 0.1, "a")]), clip, labels, "s")
+    assert check_output(ClipTags(np.array([0.1, 0.9, 0.0])), clip, labels, "s")
+    with pytest.raises(SystemOutputError, match=r"tag probabilities of shape \(3,\), got \(2,\)"):
+        check_output(ClipTags(np.array([0.1, 0.9])), clip, labels, "s")
+    with pytest.raises(SystemOutputError, match="NaN"):
+        check_output(ClipTags(np.array([0.1, np.nan, 0.0])), clip, labels, "s")
 
 
 def test_config_overrides_are_type_checked():
