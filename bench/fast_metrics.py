@@ -75,6 +75,21 @@ def segment_roll(onsets, offsets, ids, n_classes: int, resolution: float, length
     return roll[:length]
 
 
+def _first_free(candidates: np.ndarray) -> list[tuple[int, int]]:
+    """Greedy pairing as sed_eval's nested loops: rows in order, each takes its first column not yet taken."""
+    rows, cols = np.nonzero(candidates)  # row-major: each row's columns in increasing order
+    taken: set[int] = set()
+    pairs = []
+    last_row = -1
+    for row, col in zip(rows.tolist(), cols.tolist()):
+        if row == last_row or col in taken:
+            continue  # this row is already paired, or the column is used
+        taken.add(col)
+        pairs.append((row, col))
+        last_row = row
+    return pairs
+
+
 class FastSegmentBasedMetrics(sed_eval.sound_event.SegmentBasedMetrics):
     """Drop-in for sed_eval.sound_event.SegmentBasedMetrics with vectorized counting."""
 
@@ -152,12 +167,10 @@ class FastEventBasedMetrics(sed_eval.sound_event.EventBasedMetrics):
                 sys_correct[b] = True
             n_tp = int(ref_correct.sum())
         elif self.event_matching_type == "greedy":
-            for j in np.flatnonzero(hit.any(axis=1)):  # references in list order, first free estimate
-                free = hit[j] & ~sys_correct
-                if free.any():
-                    i = int(np.argmax(free))
-                    sys_correct[i] = True
-                    ref_correct[j] = True
+            # references in list order, each takes the first still-free estimate it hits
+            for j, i in _first_free(hit):
+                ref_correct[j] = True
+                sys_correct[i] = True
             n_tp = int(sys_correct.sum())
         else:
             raise ValueError(f"unknown event matching type {self.event_matching_type!r}")
@@ -165,15 +178,7 @@ class FastEventBasedMetrics(sed_eval.sound_event.EventBasedMetrics):
         # substitutions: leftover references paired greedily with leftover estimates of any label
         ref_left = np.flatnonzero(~ref_correct)
         sys_left = np.flatnonzero(~sys_correct)
-        n_subs = 0
-        if ref_left.size and sys_left.size:
-            candidates = timing_ok[np.ix_(ref_left, sys_left)]
-            counted = np.zeros(sys_left.size, dtype=bool)
-            for row in np.flatnonzero(candidates.any(axis=1)):
-                free = candidates[row] & ~counted
-                if free.any():
-                    counted[int(np.argmax(free))] = True
-                    n_subs += 1
+        n_subs = len(_first_free(timing_ok[np.ix_(ref_left, sys_left)])) if ref_left.size and sys_left.size else 0
 
         self.overall["Nref"] += n_ref
         self.overall["Nsys"] += n_sys

@@ -57,6 +57,10 @@ class PhaseTimer:
             self.seconds[phase] = round(self.seconds.get(phase, 0.0) + time.perf_counter() - started, 4)
 
 
+# The standardized features of the last job, so further seeds / trials in this process reuse them.
+_FEATURE_MEMO: dict = {}
+
+
 def feature_clips(
     clips: list[AudioClip], raw: dict[str, np.ndarray], spec: LogMelSpec, labels: tuple[str, ...],
     standardizer: Standardizer, with_targets: bool,
@@ -65,6 +69,7 @@ def feature_clips(
     result = []
     for clip in clips:
         features = standardizer(raw[clip.clip_id])
+        features.setflags(write=False)  # shared by later seeds of this process: systems must not edit it
         tags = np.zeros(len(labels), dtype=np.float32)
         for label in clip.label_set:
             tags[labels.index(label)] = 1
@@ -193,13 +198,20 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     spec = system.features()
 
     with timer("features"):
-        cache = FeatureCache(where.cache_dir)
-        raw = load_features(split.train + split.valid + split.test, spec, cache)
-        standardizer = Standardizer.fit([raw[c.clip_id] for c in split.train])
-        train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True)
-        valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True)
-        test = feature_clips(split.test, raw, spec, labels, standardizer, with_targets=False)
-    log(f"features: {cache.misses} extracted, {cache.hits} loaded from cache ({timer.seconds['features']:.1f} s)")
+        memo_key = (str(dataset.root), job.fold, fingerprint, spec.key(), str(where.cache_dir))
+        if _FEATURE_MEMO.get("key") == memo_key:  # another seed or trial on the same data: nothing to redo
+            train, valid, test = _FEATURE_MEMO["clips"]
+            log("features: reused from the previous job in this process")
+        else:
+            cache = FeatureCache(where.cache_dir)
+            raw = load_features(split.train + split.valid + split.test, spec, cache)
+            standardizer = Standardizer.fit([raw[c.clip_id] for c in split.train])
+            train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True)
+            valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True)
+            test = feature_clips(split.test, raw, spec, labels, standardizer, with_targets=False)
+            _FEATURE_MEMO.clear()
+            _FEATURE_MEMO.update(key=memo_key, clips=(train, valid, test))
+            log(f"features: {cache.misses} extracted, {cache.hits} loaded from cache")
 
     with timer("fit"):
         history = system.fit(train, valid)

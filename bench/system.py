@@ -40,7 +40,6 @@ class RunContext:
     labels: tuple[str, ...]
     seed: int
     device: str  # "cpu" or "cuda"
-    mixed_precision: bool = False
     log: Any = print  # progress callback: log(str)
 
 

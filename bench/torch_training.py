@@ -9,6 +9,7 @@ weights restored.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -95,7 +96,7 @@ class TrainingSettings:
     patience: int
     threshold: float
     device: str
-    mixed_precision: bool = False
+    precision: str = "fp32"  # fp32 | bf16 | fp16
 
 
 class FrameModelTrainer:
@@ -106,12 +107,18 @@ class FrameModelTrainer:
         self.device = torch.device(settings.device)
         self.model = model.to(self.device)
         self.log = log
+        if settings.precision not in ("fp32", "bf16", "fp16"):
+            raise SedbenchError(f"precision must be fp32, bf16 or fp16, got {settings.precision!r}")
+        # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=settings.precision == "fp16")
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed sequence shapes
 
     def _autocast(self):
-        enabled = self.settings.mixed_precision and self.device.type == "cuda"
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        if self.settings.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.settings.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         s = self.settings
@@ -131,7 +138,7 @@ class FrameModelTrainer:
             if pin:
                 x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
             order = torch.randperm(x_all.shape[0], generator=generator)
-            total_loss, batches = 0.0, 0
+            total_loss, batches = torch.zeros((), device=self.device), 0
             for begin in range(0, order.numel(), s.batch_size):
                 index = order[begin : begin + s.batch_size]
                 x = x_all[index].to(self.device, non_blocking=True)
@@ -140,9 +147,10 @@ class FrameModelTrainer:
                 with self._autocast():
                     logits = self.model(x)
                 loss = loss_fn(logits.float(), y)
-                loss.backward()
-                optimizer.step()
-                total_loss += float(loss.detach())
+                self.scaler.scale(loss).backward()
+                self.scaler.step(optimizer)
+                self.scaler.update()
+                total_loss += loss.detach()  # summed on the device: no sync per step
                 batches += 1
             trained = time.perf_counter()
             f1, er = self.validate(valid)
@@ -150,7 +158,7 @@ class FrameModelTrainer:
             history["valid_seconds"].append(time.perf_counter() - trained)
             history["steps"].append(batches)
             history["epoch"].append(epoch + 1)
-            history["train_loss"].append(total_loss / max(batches, 1))
+            history["train_loss"].append(float(total_loss) / max(batches, 1))
             history["valid_F1_frm"].append(f1)
             history["valid_ER_frm"].append(er)
             history["seconds"].append(time.perf_counter() - started)

@@ -52,7 +52,7 @@ class CRNNConfig:
     max_epochs: int = 1000
     patience: int = 100  # "not improving for more than 100 epochs"
     threshold: float = 0.5  # C
-    mixed_precision: bool = False
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with gradient scaling)
 
 
 class CRNNModel(nn.Module):
@@ -132,7 +132,7 @@ class CRNN(System):
                 patience=self.config.patience,
                 threshold=self.config.threshold,
                 device=self.context.device,
-                mixed_precision=self.config.mixed_precision or self.context.mixed_precision,
+                precision=self.config.precision,
             )
             self.trainer = FrameModelTrainer(model, settings, log=self.context.log)
         return self.trainer

@@ -68,3 +68,43 @@ def test_inference_sequences_do_not_overlap_and_cover_each_clip():
     assert spans == [(0, 3, 300), (3, 1, 50)]
     np.testing.assert_array_equal(sequences[:3].reshape(-1, 4)[:300], clips[0].features)
     assert (sequences[:3].reshape(-1, 4)[300:] == 0).all()
+
+
+def _random_clips(n=6, frames=300, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return [FeatureClip(f"c{i}", rng.standard_normal((frames, 40)).astype(np.float32), 0.02, frames * 0.02,
+                        (rng.random((frames, classes)) < 0.3).astype(np.float32), np.zeros(classes)) for i in range(n)]
+
+
+import pytest
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_training_precisions_give_finite_probabilities(precision):
+    from sedbench.torch_training import FrameModelTrainer, TrainingSettings, seed_everything
+
+    seed_everything(0)
+    model, config = _model("quick", classes=4)
+    settings = TrainingSettings(sequence_frames=64, sequence_shift=73, batch_size=4, learning_rate=1e-3,
+                                max_epochs=2, patience=2, threshold=0.5, device="cpu", precision=precision)
+    trainer = FrameModelTrainer(model, settings, log=lambda _: None)
+    clips = _random_clips()
+    history = trainer.fit(clips, clips[:2])
+    assert len(history["train_loss"]) == 2 and all(np.isfinite(history["train_loss"]))
+    (p,) = trainer.predict(clips[:1])
+    assert p.shape == (300, 4) and np.isfinite(p).all() and 0 <= p.min() and p.max() <= 1
+
+
+def test_training_is_deterministic_on_cpu_for_a_seed():
+    from sedbench.torch_training import FrameModelTrainer, TrainingSettings, seed_everything
+
+    outputs = []
+    for _ in range(2):
+        seed_everything(3)
+        model, _ = _model("quick", classes=4)
+        settings = TrainingSettings(sequence_frames=64, sequence_shift=73, batch_size=4, learning_rate=1e-3,
+                                    max_epochs=2, patience=2, threshold=0.5, device="cpu")
+        trainer = FrameModelTrainer(model, settings, log=lambda _: None)
+        trainer.fit(_random_clips(), _random_clips()[:2])
+        outputs.append(trainer.predict(_random_clips()[:1])[0])
+    np.testing.assert_array_equal(outputs[0], outputs[1])

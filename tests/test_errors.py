@@ -115,8 +115,8 @@ def test_config_overrides_are_type_checked():
     from sedbench import registry
 
     crnn = registry.systems.get("crnn")
-    config = build_config(crnn, "quick", {"rnn_units": "48", "pool_sizes": "(2,2,2)", "mixed_precision": "true"})
-    assert (config.rnn_units, config.pool_sizes, config.mixed_precision) == (48, (2, 2, 2), True)
+    config = build_config(crnn, "quick", {"rnn_units": "48", "pool_sizes": "(2,2,2)", "precision": "bf16"})
+    assert (config.rnn_units, config.pool_sizes, config.precision) == (48, (2, 2, 2), "bf16")
     with pytest.raises(ConfigError, match="setting 'rnn_units' expects int, got 'many'"):
         apply_overrides(config, {"rnn_units": "many"})
     with pytest.raises(ConfigError, match="unknown setting 'rnn_unit'"):

@@ -87,3 +87,18 @@ def test_wrong_output_leaves_no_record(workspace, synth_mini, tmp_path):
     with pytest.raises(SystemOutputError, match=r"expected tag probabilities of shape \(6,\), got \(2,\)"):
         _run("test-broken", workspace, tmp_path)
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_later_seeds_reuse_features_without_touching_the_cache(workspace, synth_mini, tmp_path, monkeypatch):
+    from sedbench import features as features_module
+
+    _run("test-tag-prior", workspace, tmp_path)  # fills the in-process memo for synth-mini
+    calls = []
+    original = features_module.FeatureCache.get
+    monkeypatch.setattr(features_module.FeatureCache, "get", lambda self, *a: calls.append(a) or original(self, *a))
+    where = Locations(workspace["data"], workspace["cache"], tmp_path)
+    for seed in (1, 2):
+        record, _ = run_job(JobSpec(system="test-tag-prior", dataset="synth-mini", seed=seed, device="cpu"), where,
+                            log=lambda _: None)
+        assert record["seed"] == seed
+    assert calls == []
