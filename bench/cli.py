@@ -118,14 +118,21 @@ def report(
     out_dir: Path = typer.Option(Path("reports"), help="Where results.md and results.csv go."),
 ) -> None:
     """Write Markdown and CSV tables (mean ± std over seeds) from the run records."""
+    from .report import write_reports
+
+    rows, count = _summarized_records(runs_dir)
+    md, table = write_reports(rows, out_dir)
+    typer.echo(f"{count} run records -> {md}, {table}")
+
+
+def _summarized_records(runs_dir: Path):
     from .records import load_records
-    from .report import summarize, write_reports
+    from .report import summarize
 
     records = load_records(runs_dir)
     if not records:
         raise SedbenchError(f"no run records found under {runs_dir}; run `sedbench run ...` first")
-    md, table = write_reports(summarize(records), out_dir)
-    typer.echo(f"{len(records)} run records -> {md}, {table}")
+    return summarize(records), len(records)
 
 
 @app.command()
@@ -191,12 +198,10 @@ def leaderboard(
 ) -> None:
     """Build the static leaderboard page from the run records."""
     from .leaderboard import write_leaderboard
-    from .records import load_records
-    from .report import summarize
 
-    records = load_records(runs_dir)
-    write_leaderboard(summarize(records), len(records), out)
-    typer.echo(f"{len(records)} run records -> {out}")
+    rows, count = _summarized_records(runs_dir)
+    write_leaderboard(rows, count, out)
+    typer.echo(f"{count} run records -> {out}")
 
 
 @app.command()

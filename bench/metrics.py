@@ -112,64 +112,41 @@ def _clean(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _segment_summary(metrics, labels: list[str]) -> dict:
-    overall_f = metrics.overall_f_measure()
-    overall_er = metrics.overall_error_rate()
+def _summary(metrics, labels: list[str], overall_keys: tuple[str, ...], class_keys: tuple[str, ...]) -> dict:
+    """Overall and class-wise F1 (%), precision, recall, ER (+ S/D/I overall) and the raw counts."""
+    f, er = metrics.overall_f_measure(), metrics.overall_error_rate()
     overall = {
-        "F1": _clean(overall_f["f_measure"] * 100),
-        "precision": _clean(overall_f["precision"] * 100),
-        "recall": _clean(overall_f["recall"] * 100),
-        "ER": _clean(overall_er["error_rate"]),
-        "S": _clean(overall_er["substitution_rate"]),
-        "D": _clean(overall_er["deletion_rate"]),
-        "I": _clean(overall_er["insertion_rate"]),
-        "counts": {key: float(metrics.overall[key]) for key in SEGMENT_COUNT_KEYS},
+        "F1": _clean(f["f_measure"] * 100),
+        "precision": _clean(f["precision"] * 100),
+        "recall": _clean(f["recall"] * 100),
+        "ER": _clean(er["error_rate"]),
+        "S": _clean(er["substitution_rate"]),
+        "D": _clean(er["deletion_rate"]),
+        "I": _clean(er["insertion_rate"]),
+        "counts": {key: float(metrics.overall[key]) for key in overall_keys},
     }
     class_wise = {}
     for label in labels:
-        f = metrics.class_wise_f_measure(label)
-        er = metrics.class_wise_error_rate(label)
+        f, er = metrics.class_wise_f_measure(label), metrics.class_wise_error_rate(label)
         class_wise[label] = {
             "F1": _clean(f["f_measure"] * 100),
             "precision": _clean(f["precision"] * 100),
             "recall": _clean(f["recall"] * 100),
             "ER": _clean(er["error_rate"]),
-            "counts": {key: float(metrics.class_wise[label][key]) for key in ("Ntp", "Ntn", "Nfp", "Nfn", "Nref", "Nsys")},
+            "counts": {key: float(metrics.class_wise[label][key]) for key in class_keys},
         }
-    return {"resolution": metrics.time_resolution, "overall": overall, "class_wise": class_wise}
+    return {"overall": overall, "class_wise": class_wise}
+
+
+def _segment_summary(metrics, labels: list[str]) -> dict:
+    summary = _summary(metrics, labels, SEGMENT_COUNT_KEYS, ("Ntp", "Ntn", "Nfp", "Nfn", "Nref", "Nsys"))
+    return {"resolution": metrics.time_resolution, **summary}
 
 
 def _event_summary(metrics, labels: list[str]) -> dict:
-    overall_f = metrics.overall_f_measure()
-    overall_er = metrics.overall_error_rate()
-    overall = {
-        "F1": _clean(overall_f["f_measure"] * 100),
-        "precision": _clean(overall_f["precision"] * 100),
-        "recall": _clean(overall_f["recall"] * 100),
-        "ER": _clean(overall_er["error_rate"]),
-        "S": _clean(overall_er["substitution_rate"]),
-        "D": _clean(overall_er["deletion_rate"]),
-        "I": _clean(overall_er["insertion_rate"]),
-        "counts": {key: float(metrics.overall[key]) for key in ("Nref", "Nsys", "Ntp", "Nfp", "Nfn", "Nsubs")},
-    }
-    class_wise = {}
-    for label in labels:
-        f = metrics.class_wise_f_measure(label)
-        er = metrics.class_wise_error_rate(label)
-        class_wise[label] = {
-            "F1": _clean(f["f_measure"] * 100),
-            "precision": _clean(f["precision"] * 100),
-            "recall": _clean(f["recall"] * 100),
-            "ER": _clean(er["error_rate"]),
-            "counts": {key: float(metrics.class_wise[label][key]) for key in ("Nref", "Nsys", "Ntp", "Nfp", "Nfn")},
-        }
-    return {
-        "collar": metrics.t_collar,
-        "offset_percentage": metrics.percentage_of_length,
-        "matching": metrics.event_matching_type,
-        "overall": overall,
-        "class_wise": class_wise,
-    }
+    summary = _summary(metrics, labels, ("Nref", "Nsys", "Ntp", "Nfp", "Nfn", "Nsubs"), ("Nref", "Nsys", "Ntp", "Nfp", "Nfn"))
+    return {"collar": metrics.t_collar, "offset_percentage": metrics.percentage_of_length,
+            "matching": metrics.event_matching_type, **summary}
 
 
 def score_tags(
