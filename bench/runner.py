@@ -172,6 +172,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     from .torch_training import resolve_device, seed_everything  # torch only when a job runs
 
     timer = PhaseTimer()
+    started_environment = environment()  # the code that runs is the code at the start of the job
     system_cls = registry.systems.get(job.system)
     dataset_cls = registry.datasets.get(job.dataset)
     if system_cls.label_kind is LabelKind.STRONG and dataset_cls.label_kind is LabelKind.WEAK:
@@ -251,7 +252,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "device": _device_description(device),
         "timings": timer.seconds,
         "sedbench_version": __version__,
-        "environment": environment(),
+        "environment": started_environment,
     }
     record["timings"]["total"] = round(sum(timer.seconds.values()), 4)
     path = write_record(record_path(where.runs_dir, record), record)
