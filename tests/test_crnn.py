@@ -108,3 +108,17 @@ def test_training_is_deterministic_on_cpu_for_a_seed():
         trainer.fit(_random_clips(), _random_clips()[:2])
         outputs.append(trainer.predict(_random_clips()[:1])[0])
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (CI has none)")
+def test_cuda_training_path_matches_cpu_shapes():
+    from sedbench.torch_training import FrameModelTrainer, TrainingSettings, seed_everything
+
+    seed_everything(0)
+    model, _ = _model("quick", classes=4)
+    settings = TrainingSettings(sequence_frames=64, sequence_shift=73, batch_size=4, learning_rate=1e-3,
+                                max_epochs=1, patience=1, threshold=0.5, device="cuda", precision="bf16")
+    trainer = FrameModelTrainer(model, settings, log=lambda _: None)
+    trainer.fit(_random_clips(), _random_clips()[:2])
+    (p,) = trainer.predict(_random_clips()[:1])
+    assert p.shape == (300, 4) and np.isfinite(p).all()
