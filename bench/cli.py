@@ -101,8 +101,14 @@ def _fmt(value) -> str:
 
 
 @app.command("list")
-def list_entries() -> None:
+def list_entries(
+    params: bool = typer.Option(False, "--params", help="Also print parameter counts of every profile."),
+    classes: int = typer.Option(16, help="Number of classes K for --params (Table I of Cakir et al. uses 16)."),
+) -> None:
     """Registered systems and datasets, with their papers."""
+    if params:
+        _list_parameters(classes)
+        return
     typer.echo("Systems:")
     for name, cls in registry.systems.items():
         typer.echo(f"  {name:14s} {cls.label_kind.value:6s} profiles: {', '.join(cls.profiles):14s} {cls.paper.citation}")
@@ -110,6 +116,22 @@ def list_entries() -> None:
     for name, cls in registry.datasets.items():
         typer.echo(f"  {name:14s} {cls.label_kind.value:6s} {len(cls.labels):3d} labels  {cls.description}")
         typer.echo(f"  {'':14s} {cls.paper.citation}; license: {cls.license}")
+
+
+def _list_parameters(classes: int) -> None:
+    from .system import build_config
+
+    typer.echo(f"Parameters with K = {classes} classes:")
+    for name, cls in registry.systems.items():
+        counter = getattr(cls, "count_parameters", None)
+        if counter is None:
+            typer.echo(f"  {name:8s} (does not report a parameter count)")
+            continue
+        for profile in cls.profiles:
+            typer.echo(f"  {name:8s} {profile:8s} {'default':12s} {counter(build_config(cls, profile), classes):>12,}")
+            for dataset in cls.dataset_profiles.get(profile, {}):
+                count = counter(build_config(cls, profile, dataset=dataset), classes)
+                typer.echo(f"  {name:8s} {profile:8s} {dataset:12s} {count:>12,}")
 
 
 @app.command()

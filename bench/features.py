@@ -15,7 +15,7 @@ from .audio import load_audio
 from .data import AudioClip, Event
 from .dataset import content_hash
 
-FEATURE_CODE_VERSION = 1  # bump when extraction changes, so stale caches are not reused
+FEATURE_CODE_VERSION = 2  # bump when extraction changes, so stale caches are not reused
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,43 @@ class LogMelSpec:
         return self.hop_length / self.sample_rate
 
     def key(self) -> str:
-        payload = json.dumps({"code": FEATURE_CODE_VERSION, **asdict(self)}, sort_keys=True)
+        payload = json.dumps({"code": FEATURE_CODE_VERSION, "kind": type(self).__name__, **asdict(self)}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def n_frames(self, duration: float) -> int:
         """Frames covering ``duration``: frame i stands for [i*hop, (i+1)*hop), as sed_eval's segments."""
         return max(1, int(math.ceil(round(duration / self.frame_hop, 9))))
 
+    def extract(self, audio: np.ndarray) -> np.ndarray:
+        return extract_log_mel(audio, self)
 
-def extract_log_mel(audio: np.ndarray, spec: LogMelSpec) -> np.ndarray:
-    """(frames, n_mels) float32 log mel energies, frame i centred at i * hop."""
+
+@dataclass(frozen=True)
+class MfccSpec(LogMelSpec):
+    """MFCCs of the DCASE2016 baseline (Cakir et al. 2017, Sec. III-C): 20 static coefficients from 40 mel
+    bands, delta and acceleration over 9 frames, the 0th static coefficient dropped -> 59 dimensions."""
+
+    n_mfcc: int = 20
+    delta_width: int = 9
+    drop_zeroth: bool = True
+
+    def extract(self, audio: np.ndarray) -> np.ndarray:
+        import librosa
+
+        mel = mel_power(audio, self)
+        mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=self.n_mfcc)
+        delta = librosa.feature.delta(mfcc, width=self.delta_width, order=1)
+        acceleration = librosa.feature.delta(mfcc, width=self.delta_width, order=2)
+        stacked = np.concatenate([mfcc[1:] if self.drop_zeroth else mfcc, delta, acceleration])
+        n = self.n_frames(audio.shape[0] / self.sample_rate)
+        return stacked[:, :n].T.astype(np.float32)
+
+
+def mel_power(audio: np.ndarray, spec: LogMelSpec) -> np.ndarray:
+    """(n_mels, frames) mel power spectrogram, frame i centred at i * hop."""
     import librosa
 
-    mel = librosa.feature.melspectrogram(
+    return librosa.feature.melspectrogram(
         y=audio,
         sr=spec.sample_rate,
         n_fft=spec.n_fft,
@@ -74,6 +98,11 @@ def extract_log_mel(audio: np.ndarray, spec: LogMelSpec) -> np.ndarray:
         fmin=spec.fmin,
         fmax=spec.fmax if spec.fmax is not None else spec.sample_rate / 2,
     )
+
+
+def extract_log_mel(audio: np.ndarray, spec: LogMelSpec) -> np.ndarray:
+    """(frames, n_mels) float32 log mel energies, frame i centred at i * hop."""
+    mel = mel_power(audio, spec)
     n = spec.n_frames(audio.shape[0] / spec.sample_rate)
     return np.log(mel[:, :n].T + spec.log_floor).astype(np.float32)
 
@@ -96,7 +125,7 @@ class FeatureCache:
             return np.load(path, mmap_mode="r")
         self.misses += 1
         audio, _ = load_audio(clip.path, spec.sample_rate)
-        features = extract_log_mel(audio, spec)
+        features = spec.extract(audio)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
         np.save(tmp, features)

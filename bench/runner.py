@@ -179,7 +179,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         raise SedbenchError(
             f"system {job.system!r} needs strong (onset/offset) labels but dataset {job.dataset!r} has only clip tags"
         )
-    config = build_config(system_cls, job.profile, job.overrides)
+    config = build_config(system_cls, job.profile, job.overrides, dataset=job.dataset)
     metrics.metric_classes(job.metrics_backend)  # refuse an unknown backend before training
     device = resolve_device(job.device)
     post = PostProcessing(threshold=getattr(config, "threshold", 0.5), median_filter_frames=job.median_filter_frames)

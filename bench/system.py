@@ -49,6 +49,8 @@ class System(ABC):
     label_kind: ClassVar[LabelKind] = LabelKind.STRONG
     Config: ClassVar[type]
     profiles: ClassVar[dict[str, dict[str, Any]]] = {"paper": {}}
+    # profile -> dataset name -> values that replace the profile's on that dataset (a paper's per-dataset columns)
+    dataset_profiles: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
 
     def __init__(self, config: Any, context: RunContext):
         self.config = config
@@ -70,13 +72,16 @@ class System(ABC):
 # --------------------------------------------------------------------------- configuration
 
 
-def build_config(system: type[System], profile: str, overrides: dict[str, str] | None = None):
-    """The system's Config with the profile's values, then ``key=value`` overrides (strings, type-checked)."""
+def build_config(system: type[System], profile: str, overrides: dict[str, str] | None = None,
+                 dataset: str | None = None):
+    """The system's Config: profile values, the profile's values for ``dataset`` if it has some, then overrides."""
     if profile not in system.profiles:
         raise ConfigError(
             f"system {system.name!r} has no profile {profile!r}; profiles: {', '.join(sorted(system.profiles))}"
         )
-    config = system.Config(**system.profiles[profile])
+    values = dict(system.profiles[profile])
+    values.update(system.dataset_profiles.get(profile, {}).get(dataset, {}))
+    config = system.Config(**values)
     if overrides:
         config = apply_overrides(config, overrides)
     return config

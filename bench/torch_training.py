@@ -210,3 +210,49 @@ class FrameModelTrainer:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class FrameTorchSystem:
+    """Mixin for ``System`` subclasses whose model maps log-mel sequences to frame logits.
+
+    The subclass provides ``build_model(n_classes)``; its Config needs the fields
+    sample_rate, n_mels, sequence_frames, sequence_shift, batch_size,
+    learning_rate, max_epochs, patience, threshold and precision.
+    """
+
+    def build_model(self, n_classes: int) -> nn.Module:
+        raise NotImplementedError
+
+    def features(self):
+        from .features import LogMelSpec
+
+        return LogMelSpec(sample_rate=self.config.sample_rate, n_mels=self.config.n_mels)
+
+    @classmethod
+    def count_parameters(cls, config, n_classes: int) -> int:
+        probe = cls.__new__(cls)
+        probe.config = config
+        return count_parameters(probe.build_model(n_classes))
+
+    def _trainer(self) -> FrameModelTrainer:
+        if getattr(self, "trainer", None) is None:
+            c = self.config
+            settings = TrainingSettings(
+                sequence_frames=c.sequence_frames, sequence_shift=c.sequence_shift, batch_size=c.batch_size,
+                learning_rate=c.learning_rate, max_epochs=c.max_epochs, patience=c.patience, threshold=c.threshold,
+                device=self.context.device, precision=c.precision,
+            )
+            self.trainer = FrameModelTrainer(self.build_model(len(self.context.labels)), settings, log=self.context.log)
+        return self.trainer
+
+    def parameter_count(self) -> int:
+        return count_parameters(self._trainer().model)
+
+    def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
+        return self._trainer().fit(train, valid)
+
+    def predict(self, clips: list[FeatureClip]):
+        from .data import FrameActivity
+
+        hop = self.features().frame_hop
+        return [FrameActivity(np.asarray(p, dtype=np.float32), hop) for p in self._trainer().predict(clips)]

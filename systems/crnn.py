@@ -1,26 +1,27 @@
-"""CRNN for polyphonic SED (Cakir et al. 2017, Sec. II-B and III-D).
+"""The CRNN family of Cakir et al. 2017 (Sec. II-B, III-C, III-D): CRNN, CNN and RNN.
 
-Lc convolutional layers (5x5 filters, same padding, batch norm, ReLU, max pooling
-over frequency only, dropout) -> feature maps stacked over frequency -> Lr GRU
-layers -> time-distributed sigmoid output per class. The ``paper`` profile is
-Table I's TUT-SED Synthetic 2016 column (3 x 256 maps, pooling (5, 4, 2),
-1 x 256 GRU, 20.48 s sequences); ``quick`` shrinks widths, sequences and the
-epoch budget so a run finishes in minutes on two CPU cores.
+One configurable network: Lc convolutional layers (5x5 filters, same padding,
+batch norm, ReLU, max pooling over frequency only, dropout) -> maps stacked over
+frequency -> Lr GRU layers -> Lf feedforward layers (batch norm, ReLU, dropout)
+-> time-distributed sigmoid output per class. As the paper puts it, a CNN is a
+CRNN with zero recurrent layers (feedforward layers instead) and an RNN a CRNN
+with zero convolutional layers. ``paper`` profiles are Table I's columns: the
+TUT-SED Synthetic 2016 column by default, the TUT-SED 2009 / TUT-SED 2016 /
+CHiME-Home columns when run on those datasets; ``quick`` profiles shrink widths,
+sequences and the epoch budget so a run finishes in minutes on two CPU cores.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
-from sedbench.data import FeatureClip, FrameActivity, LabelKind, Paper
-from sedbench.features import LogMelSpec
+from sedbench.data import LabelKind, Paper
 from sedbench.registry import register_system
 from sedbench.system import System
-from sedbench.torch_training import FrameModelTrainer, TrainingSettings, count_parameters
+from sedbench.torch_training import FrameTorchSystem
 
 CAKIR2017 = Paper(
     key="cakir2017",
@@ -37,12 +38,14 @@ class CRNNConfig:
     # Features (Sec. III-D)
     sample_rate: int = 44100
     n_mels: int = 40
-    # Architecture (Table I, TUT-SED Synthetic 2016)
+    # Architecture (Table I, TUT-SED Synthetic 2016 CRNN)
     conv_maps: int = 256
-    pool_sizes: tuple[int, ...] = (5, 4, 2)  # frequency pooling after each conv layer; length = Lc
+    pool_sizes: tuple[int, ...] = (5, 4, 2)  # frequency pooling after each conv layer; length = Lc (0 = no conv)
     kernel_size: tuple[int, ...] = (5, 5)  # (frequency, time)
     rnn_layers: int = 1
     rnn_units: int = 256
+    fnn_layers: int = 0
+    fnn_units: int = 256
     dropout: float = 0.25
     # Training (Sec. III-D)
     sequence_frames: int = 1024  # 20.48 s at a 20 ms hop
@@ -56,6 +59,8 @@ class CRNNConfig:
 
 
 class CRNNModel(nn.Module):
+    """(batch, frames, bands) -> (batch, frames, classes) logits."""
+
     def __init__(self, n_mels: int, n_classes: int, config: CRNNConfig):
         super().__init__()
         layers: list[nn.Module] = []
@@ -73,15 +78,25 @@ class CRNNModel(nn.Module):
             ]
             channels, bands = config.conv_maps, bands // pool
         self.conv = nn.Sequential(*layers)
-        self.rnn = nn.GRU(
-            input_size=channels * bands,
-            hidden_size=config.rnn_units,
-            num_layers=config.rnn_layers,
-            batch_first=True,
-            dropout=config.dropout if config.rnn_layers > 1 else 0.0,
-        )
-        self.rnn_dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(config.rnn_units, n_classes)
+        width = channels * bands
+        self.rnn = None
+        if config.rnn_layers:
+            self.rnn = nn.GRU(
+                input_size=width,
+                hidden_size=config.rnn_units,
+                num_layers=config.rnn_layers,
+                batch_first=True,
+                dropout=config.dropout if config.rnn_layers > 1 else 0.0,
+            )
+            self.rnn_dropout = nn.Dropout(config.dropout)
+            width = config.rnn_units
+        fnn: list[nn.Module] = []
+        for _ in range(config.fnn_layers):
+            fnn += [nn.Linear(width, config.fnn_units), _FrameBatchNorm(config.fnn_units), nn.ReLU(),
+                    nn.Dropout(config.dropout)]
+            width = config.fnn_units
+        self.fnn = nn.Sequential(*fnn)
+        self.output = nn.Linear(width, n_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -93,14 +108,25 @@ class CRNNModel(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         batch, frames, _ = features.shape
-        x = self.conv(features.unsqueeze(1))  # (batch, maps, frames, bands')
-        x = x.permute(0, 2, 1, 3).reshape(batch, frames, -1)  # stack maps over frequency
-        x, _ = self.rnn(x)
-        return self.output(self.rnn_dropout(x))  # logits; sigmoid in the loss / at inference
+        x = features
+        if len(self.conv):
+            x = self.conv(features.unsqueeze(1))  # (batch, maps, frames, bands')
+            x = x.permute(0, 2, 1, 3).reshape(batch, frames, -1)  # stack maps over frequency
+        if self.rnn is not None:
+            x, _ = self.rnn(x)
+            x = self.rnn_dropout(x)
+        return self.output(self.fnn(x))  # logits; sigmoid in the loss / at inference
+
+
+class _FrameBatchNorm(nn.BatchNorm1d):
+    """Batch norm over the feature axis of (batch, frames, features)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
 
 
 @register_system("crnn")
-class CRNN(System):
+class CRNN(FrameTorchSystem, System):
     name = "crnn"
     paper = CAKIR2017
     label_kind = LabelKind.STRONG
@@ -110,39 +136,61 @@ class CRNN(System):
         "quick": {  # sized for 2 CPU cores: ~4 minutes on synth
             "conv_maps": 32,
             "rnn_units": 32,
+            "fnn_units": 32,
             "sequence_frames": 256,
             "batch_size": 8,
             "max_epochs": 25,
             "patience": 6,
         },
     }
+    # Table I columns for the paper's other datasets (sequence lengths in 20 ms frames)
+    dataset_profiles = {
+        "paper": {
+            "tut2009": {},
+            "tut2016": {"pool_sizes": (2, 2, 2), "rnn_layers": 3, "conv_maps": 96, "rnn_units": 96,
+                        "sequence_frames": 128},
+            "chime-home": {"pool_sizes": (2, 2, 2, 1), "sequence_frames": 200},
+        }
+    }
 
-    def features(self) -> LogMelSpec:
-        return LogMelSpec(sample_rate=self.config.sample_rate, n_mels=self.config.n_mels)
+    def build_model(self, n_classes: int) -> nn.Module:
+        return CRNNModel(self.config.n_mels, n_classes, self.config)
 
-    def _trainer(self) -> FrameModelTrainer:
-        if not hasattr(self, "trainer"):
-            model = CRNNModel(self.config.n_mels, len(self.context.labels), self.config)
-            settings = TrainingSettings(
-                sequence_frames=self.config.sequence_frames,
-                sequence_shift=self.config.sequence_shift,
-                batch_size=self.config.batch_size,
-                learning_rate=self.config.learning_rate,
-                max_epochs=self.config.max_epochs,
-                patience=self.config.patience,
-                threshold=self.config.threshold,
-                device=self.context.device,
-                precision=self.config.precision,
-            )
-            self.trainer = FrameModelTrainer(model, settings, log=self.context.log)
-        return self.trainer
 
-    def parameter_count(self) -> int:
-        return count_parameters(self._trainer().model)
+@register_system("cnn")
+class CNN(CRNN):
+    """The CRNN with zero recurrent layers: conv layers, then feedforward layers (Table I CNN columns)."""
 
-    def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
-        return self._trainer().fit(train, valid)
+    name = "cnn"
+    profiles = {
+        "paper": {"pool_sizes": (2, 2, 2), "rnn_layers": 0, "fnn_layers": 3, "sequence_frames": 128},
+        "quick": {"pool_sizes": (2, 2, 2), "rnn_layers": 0, "fnn_layers": 3, "conv_maps": 32, "fnn_units": 32,
+                  "sequence_frames": 128, "batch_size": 16, "max_epochs": 25, "patience": 6},
+    }
+    dataset_profiles = {
+        "paper": {
+            "tut2009": {"pool_sizes": (5, 4, 2), "fnn_layers": 1},
+            "tut2016": {"pool_sizes": (5, 4, 2), "fnn_layers": 1},
+            "chime-home": {"pool_sizes": (5, 4, 2), "fnn_layers": 1, "sequence_frames": 200},
+        }
+    }
 
-    def predict(self, clips: list[FeatureClip]) -> list[FrameActivity]:
-        hop = self.features().frame_hop
-        return [FrameActivity(np.asarray(p, dtype=np.float32), hop) for p in self._trainer().predict(clips)]
+
+@register_system("rnn")
+class RNN(CRNN):
+    """The CRNN with zero convolutional layers: GRU layers, then feedforward layers (Table I RNN columns)."""
+
+    name = "rnn"
+    profiles = {
+        "paper": {"pool_sizes": (), "rnn_layers": 3, "rnn_units": 512, "fnn_layers": 2, "fnn_units": 512,
+                  "sequence_frames": 256},
+        "quick": {"pool_sizes": (), "rnn_layers": 3, "rnn_units": 64, "fnn_layers": 2, "fnn_units": 64,
+                  "sequence_frames": 256, "batch_size": 8, "max_epochs": 25, "patience": 6},
+    }
+    dataset_profiles = {
+        "paper": {
+            "tut2009": {"rnn_units": 256, "fnn_layers": 4, "fnn_units": 256, "sequence_frames": 1024},
+            "tut2016": {"rnn_units": 256, "fnn_layers": 4, "fnn_units": 256, "sequence_frames": 1024},
+            "chime-home": {"rnn_layers": 2, "rnn_units": 256, "fnn_layers": 1, "fnn_units": 256, "sequence_frames": 200},
+        }
+    }

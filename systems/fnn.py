@@ -1,0 +1,95 @@
+"""FNN baseline (Cakir et al. 2015, as used in Cakir et al. 2017, Sec. III-C).
+
+40 log mel bands per 40 ms frame; five consecutive frames stacked (100 ms context)
+as the input of each frame; two feedforward layers of 1600 units with maxout
+activation (pool size 2, so 800 outputs each); a sigmoid output per class. No
+sliding-window post-processing, as in the paper's comparison. About 1.6 M
+parameters with 16 classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from sedbench.data import LabelKind, Paper
+from sedbench.registry import register_system
+from sedbench.system import System
+from sedbench.torch_training import FrameTorchSystem
+
+CAKIR2015 = Paper(
+    key="cakir2015",
+    citation=(
+        "E. Cakir, T. Heittola, H. Huttunen, T. Virtanen, \"Polyphonic Sound Event Detection Using Multi Label Deep "
+        "Neural Networks\", IJCNN 2015 (baseline of Cakir et al. 2017, Sec. III-C)"
+    ),
+    url="https://doi.org/10.1109/IJCNN.2015.7280624",
+)
+
+
+@dataclass(frozen=True)
+class FNNConfig:
+    sample_rate: int = 44100
+    n_mels: int = 40
+    context_frames: int = 5  # stacked frames per input (100 ms)
+    hidden_layers: int = 2
+    hidden_units: int = 1600  # linear units per layer, before maxout
+    maxout_pool: int = 2
+    dropout: float = 0.25  # the comparison's regularization (Sec. III-D); [15] is silent here
+    sequence_frames: int = 256  # frames are independent; sequences only batch them
+    sequence_shift: int = 73
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    max_epochs: int = 1000
+    patience: int = 100
+    threshold: float = 0.5
+    precision: str = "fp32"
+
+
+class Maxout(nn.Module):
+    def __init__(self, pool: int):
+        super().__init__()
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, units, frames)
+        batch, units, frames = x.shape
+        return x.view(batch, units // self.pool, self.pool, frames).amax(dim=2)
+
+
+class FNNModel(nn.Module):
+    """Stacking k frames and a dense layer equals a 1-D convolution of width k over time."""
+
+    def __init__(self, n_mels: int, n_classes: int, config: FNNConfig):
+        super().__init__()
+        if config.context_frames % 2 == 0:
+            raise ValueError(f"context_frames must be odd (centred context), got {config.context_frames}")
+        if config.hidden_units % config.maxout_pool:
+            raise ValueError(f"hidden_units {config.hidden_units} is not a multiple of maxout_pool {config.maxout_pool}")
+        layers: list[nn.Module] = []
+        width, kernel = n_mels, config.context_frames
+        for _ in range(config.hidden_layers):
+            layers += [nn.Conv1d(width, config.hidden_units, kernel, padding=kernel // 2), Maxout(config.maxout_pool),
+                       nn.Dropout(config.dropout)]
+            width, kernel = config.hidden_units // config.maxout_pool, 1
+        self.hidden = nn.Sequential(*layers)
+        self.output = nn.Conv1d(width, n_classes, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.output(self.hidden(features.transpose(1, 2))).transpose(1, 2)
+
+
+@register_system("fnn")
+class FNN(FrameTorchSystem, System):
+    name = "fnn"
+    paper = CAKIR2015
+    label_kind = LabelKind.STRONG
+    Config = FNNConfig
+    profiles = {
+        "paper": {},
+        "quick": {"hidden_units": 400, "batch_size": 16, "max_epochs": 25, "patience": 6},
+    }
+
+    def build_model(self, n_classes: int) -> nn.Module:
+        return FNNModel(self.config.n_mels, n_classes, self.config)
