@@ -138,11 +138,22 @@ def _list_parameters(classes: int) -> None:
 def report(
     runs_dir: Path = typer.Option(Path("runs"), help="Folder of run records."),
     out_dir: Path = typer.Option(Path("reports"), help="Where results.md and results.csv go."),
+    paper: str = typer.Option(None, help="Regenerate a paper's result table instead (e.g. cakir2017)."),
 ) -> None:
     """Write Markdown and CSV tables (mean ± std over seeds) from the run records."""
-    from .report import write_reports
+    from .report import load_published, paper_table, write_reports
 
+    if paper:
+        load_published(paper)  # unknown paper: say so before reading records
     rows, count = _summarized_records(runs_dir)
+    if paper:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{paper}.md"
+        text = paper_table(rows, paper)
+        path.write_text(text, encoding="utf-8")
+        typer.echo(text)
+        typer.echo(f"{count} run records -> {path}")
+        return
     md, table = write_reports(rows, out_dir)
     typer.echo(f"{count} run records -> {md}, {table}")
 

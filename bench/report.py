@@ -149,3 +149,70 @@ def write_reports(rows: list[Row], out_dir: Path) -> tuple[Path, Path]:
     md.write_text("# sedbench results\n\n" + markdown(rows), encoding="utf-8")
     table.write_text(csv_text(rows), encoding="utf-8")
     return md, table
+
+
+# --------------------------------------------------------------------------- paper tables
+
+PUBLISHED_DIR = Path(__file__).parent / "published"
+
+
+def load_published(paper: str) -> dict:
+    import json
+
+    path = PUBLISHED_DIR / f"{paper}.json"
+    if not path.exists():
+        from .errors import SedbenchError
+
+        known = ", ".join(sorted(p.stem for p in PUBLISHED_DIR.glob("*.json"))) or "none"
+        raise SedbenchError(f"no published table for paper {paper!r}; papers with tables: {known}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _published_cell(values: list | None, metric: str) -> str:
+    if not values:
+        return "—"
+    mean, std = values
+    digits = 1 if metric.startswith("F1") else 2
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def paper_table(rows: list[Row], paper: str) -> str:
+    """The paper's result table regenerated from run records, published numbers beside the measured ones."""
+    published = load_published(paper)
+    metrics = published["metrics"]
+    order = {name: i for i, name in enumerate(published["systems"])}
+    out = io.StringIO()
+    out.write(f"# {published['table']} of {paper}, regenerated\n\n{published['citation']}\n\n{published['caption']}\n\n")
+    wrote = False
+    for key, info in published["datasets"].items():
+        for dataset in [key, *info.get("stand_ins", [])]:
+            members = sorted((r for r in rows if r.dataset == dataset and r.system in order),
+                             key=lambda r: (order[r.system], r.profile))
+            if not members:
+                continue
+            wrote = True
+            same = dataset == key
+            title = f"{dataset}" + ("" if same else f" — a stand-in for {info['name']}: the published numbers are on "
+                                                     "different data, so no difference is computed")
+            out.write(f"## {title}\n\n| system | profile | seeds | " + " | ".join(metrics) + " |\n")
+            out.write("|---|---|---|" + "---|" * len(metrics) + "\n")
+            for row in members:
+                cells = []
+                for metric in metrics:
+                    measured = format_cell(row, metric)
+                    paper_values = info["values"].get(row.system, {}).get(metric)
+                    cell = f"{measured} (paper {_published_cell(paper_values, metric)}"
+                    stats = row.mean_std(metric)
+                    if same and paper_values and stats:
+                        cell += f", Δ {stats[0] - paper_values[0]:+.{1 if metric.startswith('F1') else 2}f}"
+                    cells.append(cell + ")")
+                out.write(f"| {row.system} | {row.profile} | {len(row.seeds)} | " + " | ".join(cells) + " |\n")
+            ranked = sorted((r for r in members if r.mean_std("F1_frm")), key=lambda r: -r.mean_std("F1_frm")[0])
+            paper_rank = sorted(info["values"], key=lambda s: -info["values"][s]["F1_frm"][0])
+            out.write(f"\nF1_frm ordering, measured: {' > '.join(f'{r.system} ({r.profile})' for r in ranked)}; "
+                      f"published: {' > '.join(paper_rank)}.\n\n")
+    if not wrote:
+        datasets = ", ".join(k for k in published["datasets"]) + " (or stand-ins: " + ", ".join(
+            s for v in published["datasets"].values() for s in v.get("stand_ins", [])) + ")"
+        out.write(f"No run records of the paper's systems on {datasets} yet.\n")
+    return out.getvalue()
