@@ -40,6 +40,13 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _parse_shifts(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError(f"--pitch-shift expects comma-separated numbers of quartertones, got {text!r}") from None
+
+
 def _echo(message: str) -> None:
     typer.echo(message, err=True)
 
@@ -56,6 +63,7 @@ def run(
     set_: List[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
     median_filter: int = typer.Option(1, help="Median filter window in frames applied before thresholding (1 = off)."),
     metrics_backend: str = typer.Option("fast", help="fast (vectorized, equal to sed_eval) | sed_eval"),
+    pitch_shift: str = typer.Option("", help="Also score test audio pitch-shifted by these quartertones, e.g. -2,-1,1,2."),
     data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
     cache_dir: Path = typer.Option(None, help="Feature cache [env SEDBENCH_CACHE]."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run records are written."),
@@ -79,7 +87,7 @@ def run(
             _echo(f"== {system_cls.name} on {dataset_cls.name}, fold {fold_name}, seed {seed_value}, profile {profile}")
             job = JobSpec(system=system, dataset=dataset, fold=fold_name, seed=seed_value, profile=profile,
                           overrides=overrides, device=device, median_filter_frames=median_filter,
-                          metrics_backend=metrics_backend)
+                          metrics_backend=metrics_backend, pitch_shifts=_parse_shifts(pitch_shift))
             record, path = run_job(job, where, log=log)
             records.append(record)
             head = record["headline"]

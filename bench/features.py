@@ -115,16 +115,22 @@ class FeatureCache:
         self.hits = 0
         self.misses = 0
 
-    def path_for(self, clip: AudioClip, spec: LogMelSpec) -> Path:
-        return self.cache_dir / "features" / spec.key() / f"{content_hash(clip.path)}.npy"
+    def path_for(self, clip: AudioClip, spec: LogMelSpec, pitch_shift: float = 0.0) -> Path:
+        suffix = f"-pitch{pitch_shift:+g}q" if pitch_shift else ""
+        return self.cache_dir / "features" / spec.key() / f"{content_hash(clip.path)}{suffix}.npy"
 
-    def get(self, clip: AudioClip, spec: LogMelSpec) -> np.ndarray:
-        path = self.path_for(clip, spec)
+    def get(self, clip: AudioClip, spec: LogMelSpec, pitch_shift: float = 0.0) -> np.ndarray:
+        """Features of a clip; ``pitch_shift`` in quartertones (24 bins per octave) shifts the audio first."""
+        path = self.path_for(clip, spec, pitch_shift)
         if path.exists():
             self.hits += 1
             return np.load(path, mmap_mode="r")
         self.misses += 1
         audio, _ = load_audio(clip.path, spec.sample_rate)
+        if pitch_shift:
+            import librosa
+
+            audio = librosa.effects.pitch_shift(audio, sr=spec.sample_rate, n_steps=pitch_shift, bins_per_octave=24)
         features = spec.extract(audio)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")

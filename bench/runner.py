@@ -35,6 +35,7 @@ class JobSpec:
     device: str = "auto"
     median_filter_frames: int = 1
     metrics_backend: str = "fast"
+    pitch_shifts: tuple[float, ...] = ()  # quartertones; test audio re-evaluated shifted (Cakir et al. Fig. 5)
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     with timer("features"):
         memo_key = (str(dataset.root), job.fold, fingerprint, spec.key(), str(where.cache_dir))
         if _FEATURE_MEMO.get("key") == memo_key:  # another seed or trial on the same data: nothing to redo
-            train, valid, test = _FEATURE_MEMO["clips"]
+            train, valid, test, standardizer = _FEATURE_MEMO["clips"]
             log("features: reused from the previous job in this process")
         else:
             cache = FeatureCache(where.cache_dir)
@@ -211,7 +212,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
             valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True)
             test = feature_clips(split.test, raw, spec, labels, standardizer, with_targets=False)
             _FEATURE_MEMO.clear()
-            _FEATURE_MEMO.update(key=memo_key, clips=(train, valid, test))
+            _FEATURE_MEMO.update(key=memo_key, clips=(train, valid, test, standardizer))
             log(f"features: {cache.misses} extracted, {cache.hits} loaded from cache")
 
     with timer("fit"):
@@ -226,6 +227,13 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     outputs = [check_output(o, clip, labels, job.system) for o, clip in zip(outputs, test)]
     settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
     scores, headline = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend, job.system, timer)
+
+    robustness = {}
+    if job.pitch_shifts:
+        with timer("pitch_shift"):
+            robustness["pitch_shift"] = _pitch_shift_study(
+                job, system, split.test, spec, where.cache_dir, standardizer, labels, post, settings, headline
+            )
 
     config_payload = {"system": job.system, "profile": job.profile, "config": config_dict(config),
                       "postprocessing": asdict(post), "features": asdict(spec)}
@@ -249,6 +257,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "headline": headline,
         "metrics": scores,
         "history": history,
+        "robustness": robustness,
         "device": _device_description(device),
         "timings": timer.seconds,
         "sedbench_version": __version__,
@@ -257,6 +266,26 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     record["timings"]["total"] = round(sum(timer.seconds.values()), 4)
     path = write_record(record_path(where.runs_dir, record), record)
     return record, path
+
+
+def _pitch_shift_study(job, system, clips, spec, cache_dir, standardizer, labels, post, settings, headline):
+    """F1_frm on pitch-shifted test audio and its absolute change from the unshifted score."""
+    cache = FeatureCache(cache_dir)
+    study = {}
+    for shift in job.pitch_shifts:
+        raw = {c.clip_id: cache.get(c, spec, pitch_shift=shift) for c in clips}
+        shifted = feature_clips(clips, raw, spec, labels, standardizer, with_targets=False)
+        outputs = [check_output(o, c, labels, job.system) for o, c in zip(system.predict(shifted), shifted)]
+        _, shifted_headline = score_outputs(outputs, clips, labels, post, settings, job.metrics_backend, job.system,
+                                            PhaseTimer())
+        base = headline.get("F1_frm")
+        value = shifted_headline.get("F1_frm")
+        study[f"{shift:+g}"] = {
+            "F1_frm": value,
+            "abs_change_F1_frm": abs(value - base) if value is not None and base is not None else None,
+            "headline": shifted_headline,
+        }
+    return {"unit": "quartertones (24 bins per octave)", "shifts": study}
 
 
 def _parameter_count(system) -> int | None:

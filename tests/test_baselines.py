@@ -157,3 +157,34 @@ def test_each_baseline_runs_end_to_end_on_synth_mini(system, workspace, synth_mi
     if system == "gmm":
         assert record["features"]["n_mfcc"] == 20  # MFCC features, not log mel
         assert record["headline"]["F1_frm"] > 40  # the mini set's classes are easy to separate
+
+
+def test_pitch_shift_moves_a_tone_up_by_quartertones(tmp_path):
+    import soundfile as sf
+
+    from sedbench.data import AudioClip
+    from sedbench.features import FeatureCache, LogMelSpec
+
+    t = np.arange(44100 * 2) / 44100
+    sf.write(tmp_path / "tone.wav", (0.3 * np.sin(2 * np.pi * 2000 * t)).astype(np.float32), 44100)
+    clip = AudioClip("tone.wav", tmp_path / "tone.wav", [], 2.0)
+    cache = FeatureCache(tmp_path / "cache")
+    spec = LogMelSpec(n_mels=128)
+    base = np.asarray(cache.get(clip, spec))[20:80].mean(axis=0).argmax()
+    up = np.asarray(cache.get(clip, spec, pitch_shift=24))[20:80].mean(axis=0).argmax()  # one octave up
+    assert up > base
+    assert cache.path_for(clip, spec, 2) != cache.path_for(clip, spec)
+
+
+def test_pitch_shift_study_is_recorded(workspace, synth_mini, tmp_path):
+    from sedbench.runner import JobSpec, Locations, run_job
+
+    where = Locations(workspace["data"], workspace["cache"], tmp_path)
+    record, _ = run_job(JobSpec(system="gmm", dataset="synth-mini", device="cpu", pitch_shifts=(-2.0, 2.0)), where,
+                        log=lambda _: None)
+    study = record["robustness"]["pitch_shift"]
+    assert set(study["shifts"]) == {"-2", "+2"}
+    for entry in study["shifts"].values():
+        assert 0 <= entry["F1_frm"] <= 100
+        assert entry["abs_change_F1_frm"] == pytest.approx(abs(entry["F1_frm"] - record["headline"]["F1_frm"]))
+    assert "pitch_shift" in record["timings"]
