@@ -108,6 +108,31 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+@app.command()
+def search(
+    system: str = typer.Option(..., "--system", "-s", help="Registered system name."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Registered dataset name."),
+    grid: str = typer.Option("quick", help="quick (CPU) | paper (the paper's full grid and studies)."),
+    seed: int = typer.Option(0, help="Seed of every trial."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
+    cache_dir: Path = typer.Option(None, help="Feature cache [env SEDBENCH_CACHE]."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run records are written."),
+) -> None:
+    """Grid search on validation F1_frm; every trial is a run record; prints the chosen trial's test scores."""
+    from .runner import Locations
+    from .search import run_search
+
+    where = Locations(data_dir=data_dir or default_data_dir(), cache_dir=cache_dir or default_cache_dir(),
+                      runs_dir=runs_dir)
+    summary = run_search(system, dataset, grid, seed, device, where, log=_echo)
+    chosen = summary["chosen"]
+    typer.echo(f"{len(summary['trials'])} trials; chosen on validation: {chosen['settings']} "
+               f"(valid F1_frm {chosen['valid_F1_frm']:.1f})")
+    typer.echo("test: " + "  ".join(f"{k} {_fmt(v)}" for k, v in chosen["test"].items()))
+    typer.echo(f"-> {summary['path']}")
+
+
 @app.command("list")
 def list_entries(
     params: bool = typer.Option(False, "--params", help="Also print parameter counts of every profile."),

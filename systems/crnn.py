@@ -20,6 +20,7 @@ from torch import nn
 
 from sedbench.data import LabelKind, Paper
 from sedbench.registry import register_system
+from sedbench.search import Grid
 from sedbench.system import System
 from sedbench.torch_training import FrameTorchSystem
 
@@ -151,6 +152,30 @@ class CRNN(FrameTorchSystem, System):
                         "sequence_frames": 128},
             "chime-home": {"pool_sizes": (2, 2, 2, 1), "sequence_frames": 200},
         }
+    }
+
+    # Sec. III-D: maps = units in {96, 256}, 1-3 GRU layers, eight pooling arrangements; then filter-shape and
+    # sequence-length studies around the best. The quick grid keeps the structure at CPU sizes.
+    search_grids = {
+        "paper": Grid(
+            axes=(
+                {"conv_maps": [96, 256], "rnn_units": [96, 256]},
+                {"rnn_layers": [1, 2, 3]},
+                {"pool_sizes": [(4,), (2, 2), (4, 2), (8, 5), (2, 2, 2), (5, 4, 2), (2, 2, 2, 1), (5, 2, 2, 2)]},
+            ),
+            studies=(
+                {"kernel_size": [(3, 3), (5, 5), (11, 11), (1, 5), (5, 1), (3, 11), (11, 3)]},
+                {"sequence_frames": [8, 32, 128, 256, 512, 1024, 2048]},
+            ),
+        ),
+        "quick": Grid(
+            axes=(
+                {"conv_maps": [16, 32], "rnn_units": [16, 32]},
+                {"rnn_layers": [1, 2]},
+                {"pool_sizes": [(5, 4, 2), (2, 2, 2), (8, 5)]},
+            ),
+            fixed={"max_epochs": 10, "patience": 4},
+        ),
     }
 
     def build_model(self, n_classes: int) -> nn.Module:

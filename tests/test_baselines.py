@@ -188,3 +188,36 @@ def test_pitch_shift_study_is_recorded(workspace, synth_mini, tmp_path):
         assert 0 <= entry["F1_frm"] <= 100
         assert entry["abs_change_F1_frm"] == pytest.approx(abs(entry["F1_frm"] - record["headline"]["F1_frm"]))
     assert "pitch_shift" in record["timings"]
+
+
+def test_grid_trials_tie_axes_and_take_the_product():
+    from sedbench.search import Grid
+
+    grid = Grid(axes=({"conv_maps": [96, 256], "rnn_units": [96, 256]}, {"rnn_layers": [1, 2, 3]}), fixed={"x": 1})
+    trials = grid.trials()
+    assert len(trials) == 6
+    assert {"conv_maps": 256, "rnn_units": 256, "rnn_layers": 3, "x": 1} in trials
+    assert all(t["conv_maps"] == t["rnn_units"] for t in trials)
+    crnn = registry.systems.get("crnn")
+    assert len(crnn.search_grids["paper"].trials()) == 2 * 3 * 8  # the paper's grid
+
+
+def test_search_picks_on_validation_and_records_every_trial(workspace, synth_mini, tmp_path, monkeypatch):
+    import json
+
+    from sedbench.runner import Locations
+    from sedbench.search import Grid, run_search
+
+    crnn = registry.systems.get("crnn")
+    tiny = Grid(axes=({"rnn_units": [8, 16]},), studies=({"sequence_frames": [64]},),
+                fixed={"max_epochs": 2, "conv_maps": 8})
+    monkeypatch.setitem(crnn.search_grids, "tiny", tiny)
+    summary = run_search("crnn", "synth-mini", "tiny", 0, "cpu", Locations(workspace["data"], workspace["cache"], tmp_path),
+                         log=lambda _: None)
+    assert [t["stage"] for t in summary["trials"]] == ["grid", "grid", "study:sequence_frames"]
+    assert summary["chosen"]["valid_F1_frm"] == max(t["valid_F1_frm"] for t in summary["trials"])
+    for trial in summary["trials"]:
+        record = json.loads(open(trial["record"]).read())
+        assert record["config"]["max_epochs"] == 2
+        assert record["headline"] == trial["test"]
+    assert json.loads(open(summary["path"]).read())["chosen"] == summary["chosen"]
