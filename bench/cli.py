@@ -74,6 +74,7 @@ def run(
     from .report import columns, summarize
 
     overrides = _parse_overrides(set_)
+    shifts = _parse_shifts(pitch_shift)
     system_cls = registry.systems.get(system)
     dataset_cls = registry.datasets.get(dataset)
     folds = list(dataset_cls.folds) if fold == "all" else [fold]
@@ -87,7 +88,7 @@ def run(
             _echo(f"== {system_cls.name} on {dataset_cls.name}, fold {fold_name}, seed {seed_value}, profile {profile}")
             job = JobSpec(system=system, dataset=dataset, fold=fold_name, seed=seed_value, profile=profile,
                           overrides=overrides, device=device, median_filter_frames=median_filter,
-                          metrics_backend=metrics_backend, pitch_shifts=_parse_shifts(pitch_shift))
+                          metrics_backend=metrics_backend, pitch_shifts=shifts)
             record, path = run_job(job, where, log=log)
             records.append(record)
             head = record["headline"]
