@@ -13,6 +13,7 @@ decision. With 16 components: 2 x 16 x (59 + 59 + 1) = 3808 parameters per class
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,11 +79,15 @@ class GMM(System):
             frames = frames[rng.choice(frames.shape[0], limit, replace=False)]
         if frames.shape[0] < 2 * self.config.components:
             return None  # too few frames for a 16-component model: the class is never detected
+        from sklearn.exceptions import ConvergenceWarning
+
         model = GaussianMixture(
             n_components=self.config.components, covariance_type="diag", init_params="kmeans",
             max_iter=self.config.max_iter, random_state=int(rng.integers(2**31 - 1)), reg_covar=1e-4,
         )
-        return model.fit(frames)
+        with warnings.catch_warnings():  # convergence is recorded in the history instead of warned per model
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.fit(frames)
 
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         x = np.concatenate([np.asarray(c.features) for c in train])
@@ -96,7 +101,9 @@ class GMM(System):
             self.models.append((positive, negative))
             history["positive_frames"].append(int(y[:, k].sum()))
             history["converged"].append(bool(positive is not None and positive.converged_ and negative.converged_))
-            self.context.log(f"GMM {label}: {int(y[:, k].sum())} positive frames")
+            converged = history["converged"][-1]
+            self.context.log(f"GMM {label}: {int(y[:, k].sum())} positive frames"
+                             + ("" if converged else f" (EM not converged in {self.config.max_iter} iterations)"))
         return history
 
     def predict(self, clips: list[FeatureClip]) -> list[FrameActivity]:
