@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Event
-from .metrics import MetricSettings, metric_classes
+from .metrics import metric_classes
 
 
 def machine_description() -> str:
@@ -159,7 +159,6 @@ def bench_training(lines: list[str], repeats: int = 8) -> None:
 
     crnn = registry.systems.get("crnn")
     config = build_config(crnn, "quick")
-    model_class = sys.modules[crnn.__module__].CRNNModel
     rng = np.random.default_rng(0)
     # 20 clips of 30 s of random features: the loop's cost does not depend on the values
     clips = [FeatureClip(f"c{i}", rng.standard_normal((1500, 40)).astype(np.float32), 0.02, 30.0,
@@ -167,7 +166,7 @@ def bench_training(lines: list[str], repeats: int = 8) -> None:
     settings = TrainingSettings(sequence_frames=config.sequence_frames, sequence_shift=73, batch_size=config.batch_size,
                                 learning_rate=1e-3, max_epochs=1, patience=1, threshold=0.5, device="cpu")
     seed_everything(0)
-    trainer = FrameModelTrainer(model_class(40, 16, config), settings, log=lambda _: None)
+    trainer = FrameModelTrainer(crnn.build_model(config, 16), settings, log=lambda _: None)
     model = trainer.model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss()

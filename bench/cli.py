@@ -6,7 +6,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import typer
 
@@ -27,6 +27,13 @@ def default_cache_dir() -> Path:
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("SEDBENCH_DATA", default_cache_dir() / "data"))
+
+
+def _locations(data_dir: Path | None, cache_dir: Path | None, runs_dir: Path):
+    from .runner import Locations
+
+    return Locations(data_dir=data_dir or default_data_dir(), cache_dir=cache_dir or default_cache_dir(),
+                     runs_dir=runs_dir)
 
 
 def _parse_overrides(items: list[str]) -> dict[str, str]:
@@ -70,7 +77,7 @@ def run(
     quiet: bool = typer.Option(False, help="Only print the summary."),
 ) -> None:
     """Train and evaluate SYSTEM on DATASET; write one run record per fold and seed."""
-    from .runner import JobSpec, Locations, run_job
+    from .runner import JobSpec, run_job
     from .report import columns, summarize
 
     overrides = _parse_overrides(set_)
@@ -78,9 +85,7 @@ def run(
     system_cls = registry.systems.get(system)
     dataset_cls = registry.datasets.get(dataset)
     folds = list(dataset_cls.folds) if fold == "all" else [fold]
-    where = Locations(
-        data_dir=data_dir or default_data_dir(), cache_dir=cache_dir or default_cache_dir(), runs_dir=runs_dir
-    )
+    where = _locations(data_dir, cache_dir, runs_dir)
     log = (lambda message: None) if quiet else _echo
     records = []
     for seed_value in range(seed, seed + seeds):
@@ -121,11 +126,9 @@ def search(
     runs_dir: Path = typer.Option(Path("runs"), help="Where run records are written."),
 ) -> None:
     """Grid search on validation F1_frm; every trial is a run record; prints the chosen trial's test scores."""
-    from .runner import Locations
     from .search import run_search
 
-    where = Locations(data_dir=data_dir or default_data_dir(), cache_dir=cache_dir or default_cache_dir(),
-                      runs_dir=runs_dir)
+    where = _locations(data_dir, cache_dir, runs_dir)
     summary = run_search(system, dataset, grid, seed, device, where, log=_echo)
     chosen = summary["chosen"]
     typer.echo(f"{len(summary['trials'])} trials; chosen on validation: {chosen['settings']} "

@@ -46,14 +46,14 @@ class Registry(Generic[T]):
         existing = self._entries.get(name)
         if existing is not None and existing is not obj:
             raise RegistryCollisionError(
-                f"{self.kind} name {name!r} is already registered to {_describe(existing)}; "
-                f"refusing to also register {_describe(obj)}"
+                f"{self.kind} name {name!r} is already registered to {_path_of(existing)}; "
+                f"refusing to also register {_path_of(obj)}"
             )
         lazy = self._lazy.get(name)
         if lazy is not None and existing is None and lazy.value != _path_of(obj):
             raise RegistryCollisionError(
                 f"{self.kind} name {name!r} is already provided by entry point {lazy.value!r}; "
-                f"refusing to also register {_describe(obj)}"
+                f"refusing to also register {_path_of(obj)}"
             )
         self._entries[name] = obj
 
@@ -74,7 +74,7 @@ class Registry(Generic[T]):
             registered = self._entries.get(name)
             if registered is not None and _path_of(registered) != ep.value:
                 raise RegistryCollisionError(
-                    f"{self.kind} name {name!r} is registered to {_describe(registered)} "
+                    f"{self.kind} name {name!r} is registered to {_path_of(registered)} "
                     f"and also provided by entry point {ep.value!r}"
                 )
             self._lazy[name] = ep
@@ -106,10 +106,6 @@ class Registry(Generic[T]):
 
 def _path_of(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
-
-
-def _describe(obj: Any) -> str:
-    return _path_of(obj)
 
 
 systems: Registry[Any] = Registry(kind="system", group="sedbench.systems")

@@ -11,7 +11,6 @@ only, and the chosen trial's test scores are reported.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -23,6 +23,7 @@ the harness, so every system is scored the same way.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ def parse_value(text: str, annotation, key: str):
     """Parse a command-line string as ``annotation`` (int, float, bool, str, tuples, Optional)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
         if text.strip().lower() in ("none", "null", ""):
             return None
         inner = [a for a in args if a is not type(None)]

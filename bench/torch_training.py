@@ -212,15 +212,31 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+@dataclass(frozen=True)
+class FrameTrainingConfig:
+    """Settings every FrameTorchSystem shares (Cakir et al. 2017, Sec. III-D); systems extend it."""
+
+    sample_rate: int = 44100
+    n_mels: int = 40
+    sequence_frames: int = 256
+    sequence_shift: int = 73  # start moves by 73 frames each epoch
+    batch_size: int = 32
+    learning_rate: float = 1e-3  # Adam's default
+    max_epochs: int = 1000
+    patience: int = 100  # "not improving for more than 100 epochs"
+    threshold: float = 0.5  # C
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with gradient scaling)
+
+
 class FrameTorchSystem:
     """Mixin for ``System`` subclasses whose model maps log-mel sequences to frame logits.
 
-    The subclass provides ``build_model(n_classes)``; its Config needs the fields
-    sample_rate, n_mels, sequence_frames, sequence_shift, batch_size,
-    learning_rate, max_epochs, patience, threshold and precision.
+    The subclass provides the classmethod ``build_model(config, n_classes)``; its
+    Config extends ``FrameTrainingConfig``.
     """
 
-    def build_model(self, n_classes: int) -> nn.Module:
+    @classmethod
+    def build_model(cls, config, n_classes: int) -> nn.Module:
         raise NotImplementedError
 
     def features(self):
@@ -230,9 +246,7 @@ class FrameTorchSystem:
 
     @classmethod
     def count_parameters(cls, config, n_classes: int) -> int:
-        probe = cls.__new__(cls)
-        probe.config = config
-        return count_parameters(probe.build_model(n_classes))
+        return count_parameters(cls.build_model(config, n_classes))
 
     def _trainer(self) -> FrameModelTrainer:
         if getattr(self, "trainer", None) is None:
@@ -242,7 +256,8 @@ class FrameTorchSystem:
                 learning_rate=c.learning_rate, max_epochs=c.max_epochs, patience=c.patience, threshold=c.threshold,
                 device=self.context.device, precision=c.precision,
             )
-            self.trainer = FrameModelTrainer(self.build_model(len(self.context.labels)), settings, log=self.context.log)
+            model = self.build_model(c, len(self.context.labels))
+            self.trainer = FrameModelTrainer(model, settings, log=self.context.log)
         return self.trainer
 
     def parameter_count(self) -> int:

@@ -22,7 +22,7 @@ from sedbench.data import LabelKind, Paper
 from sedbench.registry import register_system
 from sedbench.search import Grid
 from sedbench.system import System
-from sedbench.torch_training import FrameTorchSystem
+from sedbench.torch_training import FrameTorchSystem, FrameTrainingConfig
 
 CAKIR2017 = Paper(
     key="cakir2017",
@@ -35,10 +35,7 @@ CAKIR2017 = Paper(
 
 
 @dataclass(frozen=True)
-class CRNNConfig:
-    # Features (Sec. III-D)
-    sample_rate: int = 44100
-    n_mels: int = 40
+class CRNNConfig(FrameTrainingConfig):
     # Architecture (Table I, TUT-SED Synthetic 2016 CRNN)
     conv_maps: int = 256
     pool_sizes: tuple[int, ...] = (5, 4, 2)  # frequency pooling after each conv layer; length = Lc (0 = no conv)
@@ -48,15 +45,7 @@ class CRNNConfig:
     fnn_layers: int = 0
     fnn_units: int = 256
     dropout: float = 0.25
-    # Training (Sec. III-D)
     sequence_frames: int = 1024  # 20.48 s at a 20 ms hop
-    sequence_shift: int = 73
-    batch_size: int = 32
-    learning_rate: float = 1e-3  # Adam's default
-    max_epochs: int = 1000
-    patience: int = 100  # "not improving for more than 100 epochs"
-    threshold: float = 0.5  # C
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with gradient scaling)
 
 
 class CRNNModel(nn.Module):
@@ -178,8 +167,9 @@ class CRNN(FrameTorchSystem, System):
         ),
     }
 
-    def build_model(self, n_classes: int) -> nn.Module:
-        return CRNNModel(self.config.n_mels, n_classes, self.config)
+    @classmethod
+    def build_model(cls, config: CRNNConfig, n_classes: int) -> nn.Module:
+        return CRNNModel(config.n_mels, n_classes, config)
 
 
 @register_system("cnn")

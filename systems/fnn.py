@@ -17,7 +17,7 @@ from torch import nn
 from sedbench.data import LabelKind, Paper
 from sedbench.registry import register_system
 from sedbench.system import System
-from sedbench.torch_training import FrameTorchSystem
+from sedbench.torch_training import FrameTorchSystem, FrameTrainingConfig
 
 CAKIR2015 = Paper(
     key="cakir2015",
@@ -30,22 +30,13 @@ CAKIR2015 = Paper(
 
 
 @dataclass(frozen=True)
-class FNNConfig:
-    sample_rate: int = 44100
-    n_mels: int = 40
+class FNNConfig(FrameTrainingConfig):
     context_frames: int = 5  # stacked frames per input (100 ms)
     hidden_layers: int = 2
     hidden_units: int = 1600  # linear units per layer, before maxout
     maxout_pool: int = 2
     dropout: float = 0.25  # the comparison's regularization (Sec. III-D); [15] is silent here
     sequence_frames: int = 256  # frames are independent; sequences only batch them
-    sequence_shift: int = 73
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    max_epochs: int = 1000
-    patience: int = 100
-    threshold: float = 0.5
-    precision: str = "fp32"
 
 
 class Maxout(nn.Module):
@@ -91,5 +82,6 @@ class FNN(FrameTorchSystem, System):
         "quick": {"hidden_units": 400, "batch_size": 16, "max_epochs": 25, "patience": 6},
     }
 
-    def build_model(self, n_classes: int) -> nn.Module:
-        return FNNModel(self.config.n_mels, n_classes, self.config)
+    @classmethod
+    def build_model(cls, config: FNNConfig, n_classes: int) -> nn.Module:
+        return FNNModel(config.n_mels, n_classes, config)

@@ -119,8 +119,6 @@ def test_gmm_detects_classes_from_likelihood_ratios():
 
 
 def test_mfcc_features_have_59_dimensions(tmp_path):
-    import soundfile as sf
-
     from sedbench.features import MfccSpec
 
     t = np.arange(44100 * 2) / 44100

@@ -5,7 +5,7 @@ import torch
 
 from sedbench import registry
 from sedbench.data import FeatureClip
-from sedbench.system import RunContext, build_config
+from sedbench.system import build_config
 from sedbench.torch_training import SequenceSampler, count_parameters, sequences_for_inference
 
 
