@@ -144,8 +144,9 @@ def _check_probabilities(p: np.ndarray, where: str) -> None:
 
 
 def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...], post: PostProcessing,
-                  settings: metrics.MetricSettings, backend: str, system: str, timer: PhaseTimer) -> tuple[dict, dict]:
-    """(scores, headline) for one output kind: frame activities and detections as events, tags as tags."""
+                  settings: metrics.MetricSettings, backend: str, system: str,
+                  timer: PhaseTimer) -> tuple[dict, dict, dict[str, list[Event]] | None]:
+    """(scores, headline, estimated events per clip) for one output kind; tags have no events (None)."""
     kinds = {type(o) for o in outputs}
     if len(kinds) > 1:
         raise SystemOutputError(f"system {system!r} mixed output kinds ({', '.join(sorted(k.__name__ for k in kinds))})")
@@ -154,7 +155,7 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
             tags = metrics.score_tags({c.clip_id: c.label_set for c in clips},
                                       {c.clip_id: np.asarray(o.probabilities) for c, o in zip(clips, outputs)},
                                       list(labels), threshold=post.threshold)
-        return {"tags": tags}, {"F1_tag": tags["overall"]["F1"], "EER": tags["overall"]["EER"]}
+        return {"tags": tags}, {"F1_tag": tags["overall"]["F1"], "EER": tags["overall"]["EER"]}, None
     with timer("postprocess"):
         estimates = {}
         for clip, out in zip(clips, outputs):
@@ -165,7 +166,25 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
     with timer("metrics"):
         scores = metrics.score({c.clip_id: c.events for c in clips}, estimates, {c.clip_id: c.duration for c in clips},
                                list(labels), settings, backend=backend)
-    return scores, metrics.headline(scores)
+    return scores, metrics.headline(scores), estimates
+
+
+EXCERPT_SECONDS = 30.0
+
+
+def activity_excerpt(clips: list[AudioClip], estimates: dict[str, list[Event]] | None) -> dict | None:
+    """Reference and system events over the start of the first test clip, for the leaderboard's activity plot."""
+    if estimates is None or not clips:
+        return None
+    clip = min(clips, key=lambda c: c.clip_id)
+    end = min(clip.duration, EXCERPT_SECONDS)
+
+    def clipped(events):
+        return [[round(e.onset, 3), round(min(e.offset, end), 3), e.label] for e in events if e.onset < end]
+
+    return {"clip": clip.clip_id, "start": 0.0, "end": round(end, 3),
+            "reference": clipped(sorted(clip.events, key=lambda e: (e.onset, e.label))),
+            "estimated": clipped(estimates[clip.clip_id])}
 
 
 def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
@@ -226,7 +245,8 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         )
     outputs = [check_output(o, clip, labels, job.system) for o, clip in zip(outputs, test)]
     settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
-    scores, headline = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend, job.system, timer)
+    scores, headline, estimates = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend,
+                                                job.system, timer)
 
     robustness = {}
     if job.pitch_shifts:
@@ -258,6 +278,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "metrics": scores,
         "history": history,
         "robustness": robustness,
+        "excerpt": activity_excerpt(split.test, estimates),
         "device": _device_description(device),
         "timings": timer.seconds,
         "sedbench_version": __version__,
@@ -276,7 +297,7 @@ def _pitch_shift_study(job, system, clips, spec, cache_dir, standardizer, labels
         raw = {c.clip_id: cache.get(c, spec, pitch_shift=shift) for c in clips}
         shifted = feature_clips(clips, raw, spec, labels, standardizer, with_targets=False)
         outputs = [check_output(o, c, labels, job.system) for o, c in zip(system.predict(shifted), shifted)]
-        _, shifted_headline = score_outputs(outputs, clips, labels, post, settings, job.metrics_backend, job.system,
+        _, shifted_headline, _ = score_outputs(outputs, clips, labels, post, settings, job.metrics_backend, job.system,
                                             PhaseTimer())
         base = headline.get("F1_frm")
         value = shifted_headline.get("F1_frm")

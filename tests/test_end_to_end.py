@@ -52,6 +52,19 @@ def test_record_says_how_to_reproduce_it(crnn_runs, synth_mini):
     assert not list(runs.rglob("*.tmp"))
 
 
+def test_record_keeps_an_activity_excerpt_of_the_first_test_clip(crnn_runs, synth_mini):
+    runs, _ = crnn_runs
+    record = json.loads(next(runs.rglob("*seed0.json")).read_text())
+    excerpt = record["excerpt"]
+    first = min(synth_mini.split("1").test, key=lambda c: c.clip_id)
+    assert excerpt["clip"] == first.clip_id
+    assert excerpt["start"] == 0.0 and excerpt["end"] == pytest.approx(min(first.duration, 30.0), abs=1e-3)
+    assert len(excerpt["reference"]) == len([e for e in first.events if e.onset < excerpt["end"]]) > 0
+    assert excerpt["estimated"], "a trained CRNN detects something in the first test clip"
+    for onset, offset, label in excerpt["reference"] + excerpt["estimated"]:
+        assert 0 <= onset <= offset <= excerpt["end"] and label in synth_mini.labels
+
+
 def test_seeds_summary_printed_as_mean_and_std(crnn_runs):
     _, result = crnn_runs
     assert "2 seed(s)" in result.stdout
