@@ -174,7 +174,7 @@ def _list_parameters(classes: int) -> None:
 @app.command()
 def report(
     runs_dir: Path = typer.Option(Path("runs"), help="Folder of run records."),
-    out_dir: Path = typer.Option(Path("reports"), help="Where results.md and results.csv go."),
+    out_dir: Path = typer.Option(Path("reports"), help="Where results.md, results.csv and the paper tables go."),
     paper: str = typer.Option(None, help="Regenerate a paper's result table instead (e.g. cakir2017)."),
 ) -> None:
     """Write Markdown and CSV tables (mean ± std over seeds) from the run records."""
@@ -191,8 +191,8 @@ def report(
         typer.echo(text)
         typer.echo(f"{count} run records -> {path}")
         return
-    md, table = write_reports(rows, out_dir)
-    typer.echo(f"{count} run records -> {md}, {table}")
+    written = write_reports(rows, out_dir)
+    typer.echo(f"{count} run records -> {', '.join(str(path) for path in written)}")
 
 
 def _summarized_records(runs_dir: Path):
@@ -266,12 +266,15 @@ def leaderboard(
     runs_dir: Path = typer.Option(Path("runs"), help="Folder of run records."),
     out: Path = typer.Option(Path("leaderboard.html"), help="Page to write."),
 ) -> None:
-    """Build the static leaderboard page from the run records."""
+    """Build the static leaderboard page (one self-contained HTML file) from the run records."""
     from .leaderboard import write_leaderboard
+    from .records import load_records
 
-    rows, count = _summarized_records(runs_dir)
-    write_leaderboard(rows, count, out)
-    typer.echo(f"{count} run records -> {out}")
+    records = load_records(runs_dir)
+    if not records:
+        raise SedbenchError(f"no run records found under {runs_dir}; run `sedbench run ...` first")
+    write_leaderboard(records, out)
+    typer.echo(f"{len(records)} run records -> {out} ({out.stat().st_size / 1024:.0f} KiB)")
 
 
 @app.command()

@@ -1,68 +1,184 @@
-"""A static leaderboard page built from the same summaries as the report tables.
+"""The static leaderboard page: one self-contained HTML file built from run records.
 
-This is the minimal page (one table per dataset); sorting, filtering, plots and
-paper-vs-measured sections come with the leaderboard issue.
+Tables come from the same summaries as `sedbench report` (report.summarize,
+report.compare_with_paper), so the page and the Markdown/CSV never disagree.
+CSS, JavaScript and the SVG figures are inline: the page opens from disk with
+no server and no network. Everything user-provided is escaped by jinja2.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from .report import LOWER_IS_BETTER, Row, columns, format_cell
+from . import plots
+from .records import PACKAGES
+from .report import (
+    LOWER_IS_BETTER, ComparedDataset, PaperComparison, RecordRef, Row, columns, compare_with_paper, digits,
+    format_cell, format_delta, format_published, pitch_shifts, published_papers, summarize,
+)
 
-TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>sedbench leaderboard</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin-bottom:2em}
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-th:first-child,td:first-child{text-align:left}
-td.best{font-weight:bold;background:#eef7ee}
-</style></head><body>
-<h1>sedbench leaderboard</h1>
-<p>Generated {{ generated }} from {{ n_records }} run records. F1 in %, ER as a ratio; mean ± std over seeds.</p>
-{% if not datasets %}<p>No run records yet: run <code>sedbench run --system crnn --dataset synth</code>.</p>{% endif %}
-{% for dataset, rows, metrics in datasets %}
-<h2>{{ dataset }}</h2>
-<table><thead><tr><th>system</th><th>profile</th><th>seeds</th>
-{% for m in metrics %}<th>{{ m }}{% if m in lower %} ↓{% else %} ↑{% endif %}</th>{% endfor %}
-<th>parameters</th><th>train s</th></tr></thead><tbody>
-{% for row in rows %}<tr><td>{{ row.system }}</td><td>{{ row.profile }}</td><td>{{ row.seeds|length }}</td>
-{% for m in metrics %}<td{% if best[dataset][m] == row.config_hash %} class="best"{% endif %}>{{ cell(row, m) }}</td>{% endfor %}
-<td>{{ "{:,}".format(row.parameters) if row.parameters else "—" }}</td><td>{{ "%.0f"|format(row.train_seconds) }}</td></tr>
-{% endfor %}</tbody></table>
-{% endfor %}
-</body></html>
-"""
+TEMPLATES = Path(__file__).parent / "templates"
 
 
-def render(rows: list[Row], n_records: int) -> str:
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    datasets = sorted({r.dataset for r in rows})
-    grouped = []
-    for d in datasets:
-        members = [r for r in rows if r.dataset == d]
-        grouped.append((d, members, columns(members)))
-    best: dict[str, dict[str, str]] = {}
-    for dataset, members, metrics in grouped:
-        best[dataset] = {}
+@dataclass
+class Cell:
+    text: str
+    sort: float | None  # the mean; None = missing
+    best: bool = False
+
+
+@dataclass
+class Line:
+    row: Row
+    cells: list[Cell]
+    links: list[tuple[RecordRef, str]]  # (record, href relative to the page)
+    versions: dict[str, str | None]
+    config_json: str
+
+
+@dataclass
+class Section:
+    name: str
+    slug: str
+    labels: list[str]
+    metrics: tuple[str, ...]
+    lines: list[Line]
+    shifts: list[str] = field(default_factory=list)  # pitch shifts (quartertones) any row was evaluated at
+    comparisons: list[tuple[PaperComparison, ComparedDataset]] = field(default_factory=list)
+    plots: list[tuple[str, str, Markup]] = field(default_factory=list)  # (title, caption, svg)
+
+
+def _slug(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "dataset"
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    taken.add(slug)
+    return slug
+
+
+def _href(path: str, page_dir: Path | None) -> str:
+    """A relative link from the page to a record, percent-encoded (record paths may hold spaces or '#')."""
+    if not path:
+        return ""
+    if page_dir is None:
+        return quote(Path(path).as_posix())
+    try:
+        return quote(Path(os.path.relpath(Path(path).resolve(), page_dir.resolve())).as_posix())
+    except ValueError:  # another drive on Windows
+        return Path(path).resolve().as_uri()
+
+
+def _best_rows(rows: list[Row], metric: str) -> set[int]:
+    """Indices of the rows holding the best mean of a metric (all of them on a tie)."""
+    means = {i: row.mean_std(metric)[0] for i, row in enumerate(rows) if row.mean_std(metric)}
+    if not means:
+        return set()
+    target = min(means.values()) if metric in LOWER_IS_BETTER else max(means.values())
+    precision = 10 ** -(digits(metric) + 2)
+    return {i for i, value in means.items() if abs(value - target) < precision}
+
+
+def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None) -> list[Line]:
+    best = {metric: _best_rows(rows, metric) for metric in metrics}
+    lines = []
+    for i, row in enumerate(rows):
+        cells = []
         for metric in metrics:
-            scored = [(r.mean_std(metric)[0], r.config_hash) for r in members if r.mean_std(metric)]
-            if scored:
-                pick = min(scored) if metric in LOWER_IS_BETTER else max(scored)
-                best[dataset][metric] = pick[1]
-    return env.from_string(TEMPLATE).render(
+            stats = row.mean_std(metric)
+            cells.append(Cell(text=format_cell(row, metric), sort=stats[0] if stats else None, best=i in best[metric]))
+        versions = row.records[0].versions if row.records else {}
+        lines.append(Line(
+            row=row, cells=cells, links=[(ref, _href(ref.path, page_dir)) for ref in row.records],
+            versions={name: versions.get(name) for name in PACKAGES if name in versions},
+            config_json=json.dumps(row.config, indent=1, sort_keys=True, default=str),
+        ))
+    return lines
+
+
+def _row_key(record: dict) -> tuple:
+    return record["dataset"]["name"], record["system"]["name"], record["profile"], record["config_hash"]
+
+
+def _series(rows: list[Row], records: list[dict]) -> plots.Series:
+    by_row: dict[tuple, list[dict]] = {}
+    for record in records:
+        by_row.setdefault(_row_key(record), []).append(record)
+    series = []
+    for row in rows:
+        members = sorted(by_row.get((row.dataset, row.system, row.profile, row.config_hash), []),
+                         key=lambda r: (r["fold"], r["seed"]))
+        name = row.system if sum(r.system == row.system for r in rows) == 1 else f"{row.system} ({row.profile})"
+        series.append((name, members))
+    return series
+
+
+def _plots(rows: list[Row], records: list[dict]) -> list[tuple[str, str, Markup]]:
+    series = _series(rows, records)
+    figures = [
+        ("Event activity: ground truth and system outputs", plots.activity(series),
+         "Reference events and each system's detected events (after post-processing) over the excerpt kept in its "
+         "first record (lowest seed), as in Fig. 3 and 6 of Cakir et al. 2017."),
+        ("Class-wise F1", plots.class_wise_f1(series),
+         "F1 per class at frame level (tag level for tagging datasets), mean over each system's records."),
+        ("Training curves", plots.training_curves(series),
+         "Validation F1_frm and training loss per epoch; one line per record, seeds share their system's colour."),
+    ]
+    # matplotlib writes the SVG and escapes every label and name in it, so it is inserted as markup.
+    return [(title, caption, Markup(svg)) for title, svg, caption in figures if svg]
+
+
+def build_sections(records: list[dict], page_dir: Path | None = None) -> list[Section]:
+    rows = summarize(records)
+    comparisons = [compare_with_paper(rows, paper) for paper in published_papers()]
+    sections, taken = [], set()
+    for dataset in sorted({row.dataset for row in rows}):
+        members = [row for row in rows if row.dataset == dataset]
+        metrics = columns(members)
+        dataset_records = [r for r in records if r["dataset"]["name"] == dataset]
+        labels = next((list(r["dataset"].get("labels", [])) for r in dataset_records), [])
+        sections.append(Section(
+            name=dataset, slug=_slug(dataset, taken), labels=labels, metrics=metrics,
+            lines=_lines(members, metrics, page_dir), shifts=pitch_shifts(members),
+            comparisons=[(c, d) for c in comparisons for d in c.datasets if d.dataset == dataset],
+            plots=_plots(members, dataset_records),
+        ))
+    return sections
+
+
+def _delta_class(delta: float | None, metric: str) -> str:
+    if delta is None or delta == 0:
+        return ""
+    better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
+    return "delta-pos" if better else "delta-neg"
+
+
+def render(records: list[dict], page_dir: Path | None = None) -> str:
+    """The page as a string; record links are made relative to page_dir (where the page will be written)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True,
+                                                                                       default_for_string=True))
+    return env.get_template("leaderboard.html.j2").render(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        n_records=n_records, datasets=grouped, lower=LOWER_IS_BETTER, best=best, cell=format_cell,
+        n_records=len(records), sections=build_sections(records, page_dir), lower=LOWER_IS_BETTER,
+        format_cell=format_cell, format_published=format_published, format_delta=format_delta,
+        delta_class=_delta_class,
     )
 
 
-def write_leaderboard(rows: list[Row], n_records: int, path: Path) -> Path:
+def write_leaderboard(records: list[dict], path: Path) -> Path:
+    """Render and replace the page atomically: a reader never sees half a page."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(rows, n_records), encoding="utf-8")
+    tmp.write_text(render(records, path.parent), encoding="utf-8")
     tmp.replace(path)
     return path

@@ -6,20 +6,48 @@ import csv
 import io
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 HEADLINE = ("F1_frm", "ER_frm", "F1_1s", "ER_1s", "F1_event", "ER_event")
 TAGGING = ("F1_tag", "EER")
-LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "EER"}
+TRANSCRIPTION = ("TER",)  # token error rate of CTC systems
+LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "EER", "TER"}
 
 
 def columns(rows: list["Row"]) -> tuple[str, ...]:
-    """The metrics any of the rows has, in a fixed order (event metrics, then tagging)."""
+    """The metrics any of the rows has, in a fixed order (event metrics, then tagging, then transcription)."""
     present = {m for r in rows for m, values in r.values.items() if any(v is not None for v in values)}
-    return tuple(m for m in HEADLINE + TAGGING if m in present) or HEADLINE
+    return tuple(m for m in HEADLINE + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
+
+
+@dataclass
+class RecordRef:
+    """What a reader needs to find and trust one run record behind a table row."""
+
+    path: str
+    seed: int
+    fold: str
+    created: str
+    git_commit: str | None
+    fingerprint: str
+    device: str
+    wall_seconds: float
+    versions: dict[str, str | None]
+
+    @classmethod
+    def of(cls, record: dict) -> "RecordRef":
+        device = record.get("device", {})
+        return cls(
+            path=record.get("_path", ""), seed=record["seed"], fold=record["fold"], created=record.get("created", ""),
+            git_commit=record.get("environment", {}).get("git_commit"),
+            fingerprint=record["dataset"].get("fingerprint", ""),
+            device=" ".join(str(device[k]) for k in ("type", "name") if device.get(k)) or "unknown",
+            wall_seconds=float(record.get("timings", {}).get("total", 0.0)),
+            versions=dict(record.get("environment", {}).get("versions", {})),
+        )
 
 
 @dataclass
@@ -33,6 +61,17 @@ class Row:
     values: dict[str, list[float]]  # metric -> one value per seed
     parameters: int | None
     train_seconds: float
+    citation: str = ""
+    paper_url: str = ""
+    config: dict = field(default_factory=dict)
+    records: list[RecordRef] = field(default_factory=list)
+    pitch_shift: dict[str, list[float]] = field(default_factory=dict)  # shift -> |ΔF1_frm| per record
+
+    def pitch_shift_cell(self, shift: str) -> str:
+        values = self.pitch_shift.get(shift)
+        if not values:
+            return "—"
+        return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
 
     def mean_std(self, metric: str) -> tuple[float, float] | None:
         values = [v for v in self.values.get(metric, []) if v is not None and not math.isnan(v)]
@@ -91,9 +130,44 @@ def summarize(records: list[dict]) -> list[Row]:
                 folds=sorted({r["fold"] for r in members}), values=dict(values),
                 parameters=members[0]["system"].get("parameters"),
                 train_seconds=float(np.mean([r["timings"].get("fit", 0.0) for r in members])),
+                citation=members[0]["system"].get("citation", ""),
+                paper_url=members[0]["system"].get("url") or _registered_paper_url(system),
+                config=dict(members[0].get("config", {})),
+                records=[RecordRef.of(r) for r in sorted(members, key=lambda r: (r["seed"], r["fold"]))],
+                pitch_shift=_pitch_shift_changes(members),
             )
         )
     return rows
+
+
+def _pitch_shift_changes(records: list[dict]) -> dict[str, list[float]]:
+    changes: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        shifts = (record.get("robustness") or {}).get("pitch_shift", {}).get("shifts", {})
+        for shift, result in shifts.items():
+            if result.get("abs_change_F1_frm") is not None:
+                changes[shift].append(float(result["abs_change_F1_frm"]))
+    return dict(sorted(changes.items(), key=lambda item: float(item[0])))
+
+
+def pitch_shifts(rows: list[Row]) -> list[str]:
+    """The shifts any row was evaluated at, in numeric order (e.g. -2, -1, +1, +2 quartertones)."""
+    return sorted({shift for row in rows for shift in row.pitch_shift}, key=float)
+
+
+def _registered_paper_url(system: str) -> str:
+    """Older records carry no paper link: take it from the installed system, if there is one."""
+    from . import registry
+    from .errors import SedbenchError
+
+    try:
+        return registry.systems.get(system).paper.url
+    except SedbenchError:
+        return ""
+
+
+def digits(metric: str) -> int:
+    return 1 if metric.startswith("F1") else 2 if metric.startswith(("ER", "TER")) else 3
 
 
 def format_cell(row: Row, metric: str) -> str:
@@ -101,8 +175,8 @@ def format_cell(row: Row, metric: str) -> str:
     if stats is None:
         return "—"
     mean, std = stats
-    digits = 1 if metric.startswith("F1") else 2 if metric.startswith("ER") else 3
-    return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(row.seeds) > 1 else f"{mean:.{digits}f}"
+    d = digits(metric)
+    return f"{mean:.{d}f} ± {std:.{d}f}" if len(row.seeds) > 1 else f"{mean:.{d}f}"
 
 
 def markdown(rows: list[Row]) -> str:
@@ -119,7 +193,18 @@ def markdown(rows: list[Row]) -> str:
             out.write(f"| {row.system} | {row.profile} | {len(row.seeds)} | " + " | ".join(cells)
                       + f" | {params} | {row.train_seconds:.0f} |\n")
         out.write("\n")
-    out.write("F1 in %, ER as a ratio; mean ± sample std over seeds; segment and event statistics are accumulated "
+        shifts = pitch_shifts(members)
+        if shifts:
+            out.write("Pitch-shift robustness (Cakir et al. 2017, Fig. 5): absolute change of F1_frm (percentage "
+                      "points) when the test audio is shifted by the given quartertones; mean ± std over seeds.\n\n")
+            out.write("| system | profile | " + " | ".join(f"{s} qt" for s in shifts) + " |\n")
+            out.write("|---|---|" + "---|" * len(shifts) + "\n")
+            for row in members:
+                if row.pitch_shift:
+                    out.write(f"| {row.system} | {row.profile} | "
+                              + " | ".join(row.pitch_shift_cell(s) for s in shifts) + " |\n")
+            out.write("\n")
+    out.write("F1 in %, ER/EER/TER as ratios; mean ± sample std over seeds; segment and event statistics are accumulated "
               "over all test files (and summed over folds) before computing each seed's value.\n")
     return out.getvalue()
 
@@ -142,13 +227,20 @@ def csv_text(rows: list[Row]) -> str:
     return out.getvalue()
 
 
-def write_reports(rows: list[Row], out_dir: Path) -> tuple[Path, Path]:
+def write_reports(rows: list[Row], out_dir: Path) -> list[Path]:
+    """results.md and results.csv, plus a regenerated table for every published paper the rows cover."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, table = out_dir / "results.md", out_dir / "results.csv"
     md.write_text("# sedbench results\n\n" + markdown(rows), encoding="utf-8")
     table.write_text(csv_text(rows), encoding="utf-8")
-    return md, table
+    written = [md, table]
+    for paper in published_papers():
+        if compare_with_paper(rows, paper).datasets:
+            path = out_dir / f"{paper}.md"
+            path.write_text(paper_table(rows, paper), encoding="utf-8")
+            written.append(path)
+    return written
 
 
 # --------------------------------------------------------------------------- paper tables
@@ -168,50 +260,111 @@ def load_published(paper: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _published_cell(values: list | None, metric: str) -> str:
-    if not values:
-        return "—"
-    mean, std = values
-    digits = 1 if metric.startswith("F1") else 2
-    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+def published_papers() -> list[str]:
+    return sorted(p.stem for p in PUBLISHED_DIR.glob("*.json"))
 
 
-def paper_table(rows: list[Row], paper: str) -> str:
-    """The paper's result table regenerated from run records, published numbers beside the measured ones."""
+@dataclass
+class ComparedCell:
+    measured: tuple[float, float] | None  # mean, std over seeds
+    published: tuple[float, float | None] | None
+    delta: float | None  # measured - published, only where the dataset is the paper's own
+
+
+@dataclass
+class ComparedRow:
+    row: Row
+    cells: dict[str, ComparedCell]
+
+
+@dataclass
+class ComparedDataset:
+    dataset: str  # the dataset the runs used
+    paper_dataset: str  # the paper's name for the dataset its numbers come from
+    stand_in: bool  # True: different data, so no differences
+    rows: list[ComparedRow]
+    measured_order: list[str]
+    published_order: list[str]
+
+
+@dataclass
+class PaperComparison:
+    paper: str
+    table: str
+    citation: str
+    caption: str
+    metrics: list[str]
+    datasets: list[ComparedDataset]
+
+
+def compare_with_paper(rows: list[Row], paper: str) -> PaperComparison:
+    """Measured rows beside a paper's published table: the one source for both the Markdown table and the page."""
     published = load_published(paper)
     metrics = published["metrics"]
     order = {name: i for i, name in enumerate(published["systems"])}
-    out = io.StringIO()
-    out.write(f"# {published['table']} of {paper}, regenerated\n\n{published['citation']}\n\n{published['caption']}\n\n")
-    wrote = False
+    compared = []
     for key, info in published["datasets"].items():
         for dataset in [key, *info.get("stand_ins", [])]:
             members = sorted((r for r in rows if r.dataset == dataset and r.system in order),
                              key=lambda r: (order[r.system], r.profile))
             if not members:
                 continue
-            wrote = True
             same = dataset == key
-            title = f"{dataset}" + ("" if same else f" — a stand-in for {info['name']}: the published numbers are on "
-                                                     "different data, so no difference is computed")
-            out.write(f"## {title}\n\n| system | profile | seeds | " + " | ".join(metrics) + " |\n")
-            out.write("|---|---|---|" + "---|" * len(metrics) + "\n")
+            lines = []
             for row in members:
-                cells = []
+                cells = {}
                 for metric in metrics:
-                    measured = format_cell(row, metric)
                     paper_values = info["values"].get(row.system, {}).get(metric)
-                    cell = f"{measured} (paper {_published_cell(paper_values, metric)}"
                     stats = row.mean_std(metric)
-                    if same and paper_values and stats:
-                        cell += f", Δ {stats[0] - paper_values[0]:+.{1 if metric.startswith('F1') else 2}f}"
-                    cells.append(cell + ")")
-                out.write(f"| {row.system} | {row.profile} | {len(row.seeds)} | " + " | ".join(cells) + " |\n")
+                    delta = stats[0] - paper_values[0] if same and paper_values and stats else None
+                    cells[metric] = ComparedCell(stats, tuple(paper_values) if paper_values else None, delta)
+                lines.append(ComparedRow(row, cells))
             ranked = sorted((r for r in members if r.mean_std("F1_frm")), key=lambda r: -r.mean_std("F1_frm")[0])
-            paper_rank = sorted(info["values"], key=lambda s: -info["values"][s]["F1_frm"][0])
-            out.write(f"\nF1_frm ordering, measured: {' > '.join(f'{r.system} ({r.profile})' for r in ranked)}; "
-                      f"published: {' > '.join(paper_rank)}.\n\n")
-    if not wrote:
+            compared.append(ComparedDataset(
+                dataset=dataset, paper_dataset=info["name"], stand_in=not same, rows=lines,
+                measured_order=[f"{r.system} ({r.profile})" for r in ranked],
+                published_order=sorted(info["values"], key=lambda s: -info["values"][s]["F1_frm"][0]),
+            ))
+    return PaperComparison(paper=paper, table=published["table"], citation=published["citation"],
+                           caption=published["caption"], metrics=metrics, datasets=compared)
+
+
+def format_published(values: tuple | None, metric: str) -> str:
+    if not values:
+        return "—"
+    mean, std = values
+    d = digits(metric)
+    return f"{mean:.{d}f}" + (f" ± {std:.{d}f}" if std is not None else "")
+
+
+def format_delta(delta: float | None, metric: str) -> str:
+    return "" if delta is None else f"{delta:+.{digits(metric)}f}"
+
+
+def paper_table(rows: list[Row], paper: str) -> str:
+    """The paper's result table regenerated from run records, published numbers beside the measured ones."""
+    comparison = compare_with_paper(rows, paper)
+    metrics = comparison.metrics
+    out = io.StringIO()
+    out.write(f"# {comparison.table} of {paper}, regenerated\n\n{comparison.citation}\n\n{comparison.caption}\n\n")
+    for section in comparison.datasets:
+        title = section.dataset + (f" — a stand-in for {section.paper_dataset}: the published numbers are on "
+                                   "different data, so no difference is computed" if section.stand_in else "")
+        out.write(f"## {title}\n\n| system | profile | seeds | " + " | ".join(metrics) + " |\n")
+        out.write("|---|---|---|" + "---|" * len(metrics) + "\n")
+        for line in section.rows:
+            cells = []
+            for metric in metrics:
+                cell = line.cells[metric]
+                text = f"{format_cell(line.row, metric)} (paper {format_published(cell.published, metric)}"
+                if cell.delta is not None:
+                    text += f", Δ {format_delta(cell.delta, metric)}"
+                cells.append(text + ")")
+            out.write(f"| {line.row.system} | {line.row.profile} | {len(line.row.seeds)} | " + " | ".join(cells) + " |\n")
+        out.write(f"\nF1_frm ordering, measured: {' > '.join(section.measured_order)}; "
+                  f"published: {' > '.join(section.published_order)}.\n\n")
+    if not comparison.datasets:
+        published = load_published(paper)
         datasets = ", ".join(k for k in published["datasets"]) + " (or stand-ins: " + ", ".join(
             s for v in published["datasets"].values() for s in v.get("stand_ins", [])) + ")"
         out.write(f"No run records of the paper's systems on {datasets} yet.\n")

@@ -1,0 +1,143 @@
+"""Leaderboard figures as inline SVG: event activity, class-wise F1 and training curves.
+
+Each function takes (series name, run records) pairs and returns an SVG string, or
+None when no record holds what the figure needs. Text stays text in the SVG
+(svg.fonttype none) so the page stays small and searchable; matplotlib escapes it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+Series = list[tuple[str, list[dict]]]  # (row name, that row's records)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: figures are only written to SVG
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "sedbench", "font.size": 9,
+                         "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def _svg(fig) -> str:
+    plt = _pyplot()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inside HTML
+
+
+def _colors(n: int) -> list:
+    plt = _pyplot()
+    cmap = plt.get_cmap("tab10")
+    return [cmap(i % 10) for i in range(n)]
+
+
+def activity(series: Series) -> str | None:
+    """Ground truth vs each system's detected events over the excerpt kept in the records (Cakir et al. Fig. 3/6).
+
+    Uses each row's first record (lowest seed) and only rows whose excerpt shows the same clip as the first one.
+    """
+    excerpts = []
+    for name, records in series:
+        excerpt = next((r.get("excerpt") for r in records if r.get("excerpt")), None)
+        if excerpt:
+            excerpts.append((name, excerpt))
+    if not excerpts:
+        return None
+    clip = excerpts[0][1]["clip"]
+    excerpts = [(name, e) for name, e in excerpts if e["clip"] == clip]
+    start, end = excerpts[0][1]["start"], excerpts[0][1]["end"]
+    panels = [("ground truth", excerpts[0][1]["reference"])] + [(name, e["estimated"]) for name, e in excerpts]
+    labels = sorted({label for _, events in panels for _, _, label in events})
+    if not labels:
+        return None
+    plt = _pyplot()
+    height = 0.16 * len(labels) + 0.35
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, height * len(panels) + 0.6), sharex=True, squeeze=False)
+    colors = dict(zip(labels, _colors(len(labels))))
+    for ax, (title, events) in zip(axes[:, 0], panels):
+        for onset, offset, label in events:
+            ax.broken_barh([(onset, max(offset - onset, 1e-3))], (labels.index(label) - 0.4, 0.8),
+                           color=colors[label], linewidth=0)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_ylim(-0.6, len(labels) - 0.4)
+        ax.invert_yaxis()
+        ax.set_title(title, loc="left", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlim(start, end)
+    axes[-1, 0].set_xlabel(f"time (s) in {clip}")
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def _class_f1(record: dict) -> dict[str, float]:
+    metrics = record.get("metrics", {})
+    level = metrics.get("frame") or metrics.get("tags") or {}
+    return {label: values["F1"] for label, values in level.get("class_wise", {}).items()
+            if values.get("F1") is not None and not math.isnan(values["F1"])}
+
+
+def class_wise_f1(series: Series) -> str | None:
+    """Class-wise F1 (frame level; tag level for tagging datasets) per system, mean over its records."""
+    table = []
+    for name, records in series:
+        per_label: dict[str, list[float]] = {}
+        for record in records:
+            for label, value in _class_f1(record).items():
+                per_label.setdefault(label, []).append(value)
+        if per_label:
+            table.append((name, {label: float(np.mean(v)) for label, v in per_label.items()}))
+    if not table:
+        return None
+    labels = sorted({label for _, values in table for label in values})
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 0.22 * len(labels) * max(len(table), 2) / 2 + 1.2))
+    width = 0.8 / len(table)
+    positions = np.arange(len(labels))
+    for i, ((name, values), color) in enumerate(zip(table, _colors(len(table)))):
+        ax.barh(positions + i * width - 0.4 + width / 2, [values.get(label, np.nan) for label in labels],
+                height=width, color=color, label=name)
+    ax.set_yticks(positions, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("F1 (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def training_curves(series: Series) -> str | None:
+    """Validation F1_frm and training loss per epoch, one line per record (seeds share their system's colour)."""
+    curves = [(name, [r["history"] for r in records if isinstance(r.get("history"), dict)
+                      and r["history"].get("epoch") and r["history"].get("valid_F1_frm")])
+              for name, records in series]
+    curves = [(name, histories) for name, histories in curves if histories]
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, (f1_ax, loss_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for (name, histories), color in zip(curves, _colors(len(curves))):
+        for i, history in enumerate(histories):
+            label = name if i == 0 else None
+            f1_ax.plot(history["epoch"], history["valid_F1_frm"], color=color, linewidth=1, alpha=0.85, label=label)
+            if history.get("train_loss"):
+                loss_ax.plot(history["epoch"], history["train_loss"], color=color, linewidth=1, alpha=0.85)
+    f1_ax.set_xlabel("epoch")
+    f1_ax.set_ylabel("validation F1_frm (%)")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("training loss")
+    for ax in (f1_ax, loss_ax):
+        ax.grid(alpha=0.3)
+    f1_ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _svg(fig)
