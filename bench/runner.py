@@ -261,7 +261,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "system": {"name": job.system, "paper": system_cls.paper.key, "citation": system_cls.paper.citation,
-                   "parameters": _parameter_count(system)},
+                   "url": system_cls.paper.url, "parameters": _parameter_count(system)},
         "dataset": {"name": job.dataset, "fingerprint": fingerprint, "labels": list(labels),
                     "clips": {"train": len(train), "valid": len(valid), "test": len(test)}},
         "fold": job.fold,
