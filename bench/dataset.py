@@ -6,12 +6,32 @@ import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from .audio import audio_info
 from .data import AudioClip, Event, LabelKind, Paper, Split
 from .errors import DataError
+
+
+COMPLETE_MARKER = ".sedbench-complete"  # written last by `sedbench datasets fetch`: its absence means "not ready"
+FILE_INDEX = ".sedbench-index.json"  # relative path -> size and md5 of every file, written by fetch, read by verify
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One downloadable package of a dataset: an archive unpacked into the dataset root, or a plain file."""
+
+    url: str
+    size: int  # bytes, as published
+    md5: str  # as published; checked before anything is extracted
+    filename: str = ""  # default: the URL's last part
+    extract: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.filename or self.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 class Dataset(ABC):
@@ -30,6 +50,9 @@ class Dataset(ABC):
     labels: ClassVar[tuple[str, ...]]
     folds: ClassVar[tuple[str, ...]] = ("1",)
     sample_rate: ClassVar[int | None] = None  # native rate when all files share one
+    task: ClassVar[str] = "strong events"  # "strong events" | "clip tags" | "rare events"
+    remote_files: ClassVar[tuple[RemoteFile, ...]] = ()  # empty: generated, or manual-only (see manual_setup)
+    manual_setup: ClassVar[str] = ""  # for corpora that cannot be downloaded: what to place where
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
