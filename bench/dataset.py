@@ -96,6 +96,32 @@ class Dataset(ABC):
         return AudioClip(clip_id=relative, path=path, events=events, duration=frames / rate)
 
 
+class DownloadedDataset(Dataset):
+    """A corpus fetched with `sedbench datasets fetch`, or placed by hand for manual-only corpora.
+
+    It counts as present only when COMPLETE_MARKER exists: fetch writes it after the
+    last file is verified and extracted, `sedbench datasets verify` after checking a
+    hand-placed layout, so a half-extracted folder never looks complete.
+    """
+
+    def is_present(self) -> bool:
+        return (self.root / COMPLETE_MARKER).exists()
+
+    def check_layout(self) -> list[str]:
+        """Problems with the files under ``root`` (empty: the documented layout is there). Subclasses extend."""
+        return [] if self.root.is_dir() else [f"{self.root} does not exist"]
+
+    def prepare(self) -> None:
+        if self.is_present():
+            return
+        if self.remote_files:
+            gigabytes = sum(f.size for f in self.remote_files) / 1e9
+            raise DataError(f"dataset {self.name!r} is not in {self.root}; run `sedbench datasets fetch {self.name}` "
+                            f"to download it ({gigabytes:.1f} GB)")
+        raise DataError(f"dataset {self.name!r} cannot be downloaded and is not set up in {self.root}: "
+                        f"{self.manual_setup.strip()} Then run `sedbench datasets verify {self.name}`.")
+
+
 # --------------------------------------------------------------------------- annotation files
 
 
