@@ -70,6 +70,9 @@ class _SynthBase(Dataset):
             return
         generate(self.root, self.spec)
 
+    def is_present(self) -> bool:
+        return self._is_complete()
+
     def _is_complete(self) -> bool:
         marker = self.root / "COMPLETE"
         return marker.exists() and marker.read_text().strip() == _spec_id(self.spec)
