@@ -163,9 +163,11 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
                 estimates[clip.clip_id] = sorted(out.events, key=lambda e: (e.onset, e.label))
             else:
                 estimates[clip.clip_id] = post.events(out.probabilities, out.hop_seconds, labels, clip.duration)
+    scenes = {c.clip_id: c.scene for c in clips}
     with timer("metrics"):
         scores = metrics.score({c.clip_id: c.events for c in clips}, estimates, {c.clip_id: c.duration for c in clips},
-                               list(labels), settings, backend=backend)
+                               list(labels), settings, backend=backend,
+                               scenes=scenes if clips and None not in scenes.values() else None)
     return scores, metrics.headline(scores), estimates
 
 
