@@ -428,7 +428,8 @@ def _checked_partitions(fold: str, parts: dict[str, tuple[list[str], str]]) -> d
     for name, (members, source) in (("train", parts["train"]), ("test", parts["test"])):
         if not members:
             raise DataError(f"{source} lists no audio files; fold {fold} needs {name} recordings")
-    leaked = [c for c in test if c in set(train)]
+    in_train = set(train)
+    leaked = [c for c in test if c in in_train]
     if leaked:
         raise DataError(f"{leaked[0]} is in both {train_source} and {test_source} (fold {fold}): a test "
                         "recording must not be trained on")
@@ -436,7 +437,8 @@ def _checked_partitions(fold: str, parts: dict[str, tuple[list[str], str]]) -> d
         train, valid = hold_out(train)
         return {"train": train, "validate": valid, "test": test}
     valid, valid_source = parts["validate"]
-    leaked = [c for c in valid if c in set(test)]
+    in_test = set(test)
+    leaked = [c for c in valid if c in in_test]
     if leaked:
         raise DataError(f"{leaked[0]} is in both {valid_source} and {test_source} (fold {fold})")
     in_valid = set(valid)
