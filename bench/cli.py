@@ -61,7 +61,8 @@ def _echo(message: str) -> None:
 @app.command()
 def run(
     system: str = typer.Option(..., "--system", "-s", help="Registered system name (see `sedbench list`)."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Registered dataset name."),
+    dataset: str = typer.Option(..., "--dataset", "-d",
+                                help="Registered dataset name, or the path of a dataset folder or CSV manifest."),
     profile: str = typer.Option("quick", help="Hyperparameter profile: 'quick' (CPU minutes) or 'paper'."),
     seeds: int = typer.Option(1, help="Number of seeds to run (seed, seed+1, ...)."),
     seed: int = typer.Option(0, help="First seed."),
@@ -82,8 +83,8 @@ def run(
 
     overrides = _parse_overrides(set_)
     shifts = _parse_shifts(pitch_shift)
+    dataset_cls = registry.resolve_dataset(dataset)  # first: a bad dataset path fails without loading torch
     system_cls = registry.systems.get(system)
-    dataset_cls = registry.datasets.get(dataset)
     folds = list(dataset_cls.folds) if fold == "all" else [fold]
     where = _locations(data_dir, cache_dir, runs_dir)
     log = (lambda message: None) if quiet else _echo
@@ -117,7 +118,8 @@ def _fmt(value) -> str:
 @app.command()
 def search(
     system: str = typer.Option(..., "--system", "-s", help="Registered system name."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Registered dataset name."),
+    dataset: str = typer.Option(..., "--dataset", "-d",
+                                help="Registered dataset name, or the path of a dataset folder or CSV manifest."),
     grid: str = typer.Option("quick", help="quick (CPU) | paper (the paper's full grid and studies)."),
     seed: int = typer.Option(0, help="Seed of every trial."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),

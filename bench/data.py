@@ -42,6 +42,7 @@ class AudioClip:
     events: list[Event]
     duration: float
     tags: tuple[str, ...] = ()
+    scene: str | None = None  # acoustic scene (context); datasets that have one enable the legacy TUT-SED 2009 F1
 
     @property
     def label_set(self) -> tuple[str, ...]:

@@ -79,6 +79,8 @@ class Dataset(ABC):
                 digest.update(f"{part}\0{clip.clip_id}\0{content_hash(clip.path)}\0".encode())
                 digest.update(json.dumps([(e.onset, e.offset, e.label) for e in clip.events]).encode())
                 digest.update(json.dumps(list(clip.tags)).encode())
+                if clip.scene is not None:  # only when present, so datasets without scenes keep their fingerprints
+                    digest.update(f"scene\0{clip.scene}\0".encode())
         return digest.hexdigest()[:16]
 
     def check_labels(self, events: list[Event], source: str) -> None:

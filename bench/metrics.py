@@ -65,8 +65,12 @@ def score(
     labels: list[str],
     settings: MetricSettings,
     backend: str = "fast",
+    scenes: dict[str, str] | None = None,
 ) -> dict:
-    """All metrics, statistics accumulated over every file; ``durations`` None uses the max offset."""
+    """All metrics, statistics accumulated over every file; ``durations`` None uses the max offset.
+
+    With ``scenes`` (clip id -> scene) the legacy scene-averaged F1 is added as ``legacy_1s``.
+    """
     segment_class, event_class = metric_classes(backend)
     labels = list(labels)
     frame = segment_class(labels, time_resolution=float(settings.frame_resolution))
@@ -88,16 +92,22 @@ def score(
         frame.evaluate(ref, est, evaluated_length_seconds=length)
         second.evaluate(ref, est, evaluated_length_seconds=length)
         event.evaluate(ref, est)
-    return {
+    result = {
         "frame": _segment_summary(frame, labels),
         "1s": _segment_summary(second, labels),
         "event": _event_summary(event, labels),
     }
+    if scenes is not None:
+        result["legacy_1s"] = legacy_f1(references, estimates, durations, scenes, settings.segment_resolution)
+    return result
 
 
 def headline(scores: dict) -> dict[str, float]:
-    """The paper's four numbers plus event-based F1 / ER (F1 in %, as the paper reports it)."""
-    return {
+    """The paper's four numbers plus event-based F1 / ER (F1 in %, as the paper reports it).
+
+    ``F1_1s_legacy`` is added only when the scores have the legacy scene-averaged F1 (datasets with scenes).
+    """
+    result = {
         "F1_frm": scores["frame"]["overall"]["F1"],
         "ER_frm": scores["frame"]["overall"]["ER"],
         "F1_1s": scores["1s"]["overall"]["F1"],
@@ -105,6 +115,80 @@ def headline(scores: dict) -> dict[str, float]:
         "F1_event": scores["event"]["overall"]["F1"],
         "ER_event": scores["event"]["overall"]["ER"],
     }
+    if "legacy_1s" in scores:
+        result["F1_1s_legacy"] = scores["legacy_1s"]["F1"]
+    return result
+
+
+def legacy_f1(
+    reference: dict[str, list[Event]],
+    estimated: dict[str, list[Event]],
+    durations: dict[str, float] | None,
+    scenes: dict[str, str],
+    segment_seconds: float = 1.0,
+) -> dict:
+    """The TUT-SED 2009 F1 (Cakir et al. 2017, Sec. III-B, after Heittola et al. 2013): per segment, per scene.
+
+    Every file of ``reference`` is cut into ``segment_seconds`` segments covering its duration (the
+    last, partial one included; ``durations`` None: up to the last offset of either list). A class is
+    active in a segment when one of its events overlaps it, with sed_eval's event-roll rule (segments
+    floor(onset / s) up to ceil(offset / s)). In each segment, with R the reference classes and E the
+    estimated ones, F1 = 2 |R ∩ E| / (|R| + |E|). The segment F1s are averaged over all segments of
+    a scene (all its files pooled), and the scene averages are averaged with equal weight.
+
+    Segments where both R and E are empty have no F1 (0 / 0) and are skipped: they count in neither
+    the sum nor the number of segments. This follows the classic TUT-SED 2009 evaluation, which
+    scored only segments with reference or output activity, and instance-based averaging as
+    described by Mesaros, Heittola and Virtanen, "Metrics for polyphonic sound event detection",
+    Applied Sciences 6(6):162, 2016, Sec. 4 (a segment's F-score needs at least one active class).
+    A segment with reference activity and no output (or output and no reference) counts with F1 = 0.
+    A scene whose segments are all skipped is left out of the scene average; with no scored segment
+    at all the F1 is None.
+
+    Returns F1 (in %), and per scene its F1 (%), the sum of segment F1s (fractions, so folds can be
+    pooled exactly by adding sums and counts), and the numbers of scored and skipped segments.
+    """
+    _sed_eval()  # imports sed_eval with dcase_util's deprecation warning silenced
+    from sed_eval.util.event_roll import event_list_to_event_roll, match_event_roll_lengths
+
+    per_scene: dict[str, dict[str, float]] = {}
+    for clip_id in sorted(reference):
+        ref = _to_list(reference[clip_id], clip_id)
+        est = _to_list(estimated.get(clip_id, []), clip_id)
+        labels = sorted({e["event_label"] for e in ref + est})
+        if durations is not None:
+            length = durations[clip_id]
+        else:
+            length = max([e["event_offset"] for e in ref + est], default=0.0)
+        n_segments = int(math.ceil(length / segment_seconds))
+        if labels:
+            ref_roll, est_roll = match_event_roll_lengths(event_list_to_event_roll(ref, labels, segment_seconds),
+                                                          event_list_to_event_roll(est, labels, segment_seconds),
+                                                          n_segments)
+            ref_roll, est_roll = ref_roll > 0, est_roll > 0
+        else:  # no events on either side: every segment is empty
+            ref_roll = est_roll = np.zeros((n_segments, 0), dtype=bool)
+        active = ref_roll.sum(axis=1) + est_roll.sum(axis=1)
+        true_positives = (ref_roll & est_roll).sum(axis=1)
+        scored = active > 0
+        totals = per_scene.setdefault(scenes[clip_id], {"F1_sum": 0.0, "segments": 0, "skipped": 0})
+        totals["F1_sum"] += float(np.sum(2 * true_positives[scored] / active[scored]))
+        totals["segments"] += int(scored.sum())
+        totals["skipped"] += int((~scored).sum())
+    return legacy_f1_from_sums(per_scene, segment_seconds)
+
+
+def legacy_f1_from_sums(per_scene: dict[str, dict[str, float]], segment_seconds: float = 1.0) -> dict:
+    """The legacy F1 from per-scene segment-F1 sums and counts (also used to pool folds)."""
+    scenes = {}
+    for scene in sorted(per_scene):
+        totals = per_scene[scene]
+        f1 = 100 * totals["F1_sum"] / totals["segments"] if totals["segments"] else None
+        scenes[scene] = {"F1": f1, "F1_sum": totals["F1_sum"], "segments": int(totals["segments"]),
+                         "skipped": int(totals["skipped"])}
+    means = [s["F1"] for s in scenes.values() if s["F1"] is not None]
+    return {"F1": float(np.mean(means)) if means else None, "segment_seconds": segment_seconds,
+            "empty_segments": "skipped", "scenes": scenes}
 
 
 def _clean(value) -> float | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 HEADLINE = ("F1_frm", "ER_frm", "F1_1s", "ER_1s", "F1_event", "ER_event")
+LEGACY = ("F1_1s_legacy",)  # TUT-SED 2009's scene-averaged segment F1, for datasets with scenes
 TAGGING = ("F1_tag", "EER")
 TRANSCRIPTION = ("TER",)  # token error rate of CTC systems
 LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "EER", "TER"}
@@ -20,7 +21,7 @@ LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "EER", "TER"}
 def columns(rows: list["Row"]) -> tuple[str, ...]:
     """The metrics any of the rows has, in a fixed order (event metrics, then tagging, then transcription)."""
     present = {m for r in rows for m, values in r.values.items() if any(v is not None for v in values)}
-    return tuple(m for m in HEADLINE + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
+    return tuple(m for m in HEADLINE + LEGACY + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
 
 
 @dataclass
@@ -107,6 +108,15 @@ def _pooled(records: list[dict]) -> dict[str, float]:
     c = _summed(records, "event")  # sed_eval: ER = (substitutions + Nfn + Nfp) / Nref
     pooled["F1_event"] = _f1(c["Ntp"], c["Nsys"], c["Nref"])
     pooled["ER_event"] = (c["Nsubs"] + c["Nfn"] + c["Nfp"]) / c["Nref"] if c["Nref"] else float("nan")
+    if all("legacy_1s" in record["metrics"] for record in records):
+        from .metrics import legacy_f1_from_sums
+
+        scenes: dict[str, dict[str, float]] = defaultdict(lambda: {"F1_sum": 0.0, "segments": 0, "skipped": 0})
+        for record in records:  # segment F1s of a scene are averaged over all its test segments, every fold
+            for scene, totals in record["metrics"]["legacy_1s"]["scenes"].items():
+                for key in ("F1_sum", "segments", "skipped"):
+                    scenes[scene][key] += totals[key]
+        pooled["F1_1s_legacy"] = legacy_f1_from_sums(dict(scenes))["F1"]
     return pooled
 
 

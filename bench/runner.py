@@ -163,9 +163,11 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
                 estimates[clip.clip_id] = sorted(out.events, key=lambda e: (e.onset, e.label))
             else:
                 estimates[clip.clip_id] = post.events(out.probabilities, out.hop_seconds, labels, clip.duration)
+    scenes = {c.clip_id: c.scene for c in clips}
     with timer("metrics"):
         scores = metrics.score({c.clip_id: c.events for c in clips}, estimates, {c.clip_id: c.duration for c in clips},
-                               list(labels), settings, backend=backend)
+                               list(labels), settings, backend=backend,
+                               scenes=scenes if clips and None not in scenes.values() else None)
     return scores, metrics.headline(scores), estimates
 
 
@@ -194,12 +196,13 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     timer = PhaseTimer()
     started_environment = environment()  # the code that runs is the code at the start of the job
     system_cls = registry.systems.get(job.system)
-    dataset_cls = registry.datasets.get(job.dataset)
+    dataset_cls = registry.resolve_dataset(job.dataset)  # a registered name, or a folder / manifest path
+    dataset_name = dataset_cls.name
     if system_cls.label_kind is LabelKind.STRONG and dataset_cls.label_kind is LabelKind.WEAK:
         raise SedbenchError(
-            f"system {job.system!r} needs strong (onset/offset) labels but dataset {job.dataset!r} has only clip tags"
+            f"system {job.system!r} needs strong (onset/offset) labels but dataset {dataset_name!r} has only clip tags"
         )
-    config = build_config(system_cls, job.profile, job.overrides, dataset=job.dataset)
+    config = build_config(system_cls, job.profile, job.overrides, dataset=dataset_name)
     metrics.metric_classes(job.metrics_backend)  # refuse an unknown backend before training
     device = resolve_device(job.device)
     post = PostProcessing(threshold=getattr(config, "threshold", 0.5), median_filter_frames=job.median_filter_frames)
@@ -209,7 +212,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         dataset.prepare()
         split = dataset.split(job.fold)
         if not split.train or not split.test:
-            raise DataError(f"dataset {job.dataset!r} fold {job.fold} has an empty train or test partition")
+            raise DataError(f"dataset {dataset_name!r} fold {job.fold} has an empty train or test partition")
         fingerprint = dataset.fingerprint(job.fold)
     labels = tuple(dataset.labels)
 
@@ -262,8 +265,9 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "system": {"name": job.system, "paper": system_cls.paper.key, "citation": system_cls.paper.citation,
                    "url": system_cls.paper.url, "parameters": _parameter_count(system)},
-        "dataset": {"name": job.dataset, "fingerprint": fingerprint, "labels": list(labels),
-                    "clips": {"train": len(train), "valid": len(valid), "test": len(test)}},
+        "dataset": {"name": dataset_name, "fingerprint": fingerprint, "labels": list(labels),
+                    "clips": {"train": len(train), "valid": len(valid), "test": len(test)},
+                    **({"source": str(dataset_cls.source)} if hasattr(dataset_cls, "source") else {})},
         "fold": job.fold,
         "seed": job.seed,
         "profile": job.profile,

@@ -52,6 +52,7 @@ def run_search(system: str, dataset: str, grid_name: str, seed: int, device: str
     from . import registry
     from .runner import JobSpec, run_job
 
+    dataset_name = registry.resolve_dataset(dataset).name  # a path's records go under its readable name
     system_cls = registry.systems.get(system)
     grids = getattr(system_cls, "search_grids", {})
     if grid_name not in grids:
@@ -80,9 +81,9 @@ def run_search(system: str, dataset: str, grid_name: str, seed: int, device: str
                 if settings != best["settings"]:
                     run(settings, f"study:{key}")
     chosen = max(trials, key=lambda t: t["valid_F1_frm"])
-    summary = {"system": system, "dataset": dataset, "grid": grid_name, "profile": profile, "seed": seed,
+    summary = {"system": system, "dataset": dataset_name, "grid": grid_name, "profile": profile, "seed": seed,
                "selection": "highest validation F1_frm", "chosen": chosen, "trials": trials}
-    path = Path(where.runs_dir) / dataset / system / f"search-{grid_name}-seed{seed}.json"
+    path = Path(where.runs_dir) / dataset_name / system / f"search-{grid_name}-seed{seed}.json"
     write_record(path, summary)
     summary["path"] = str(path)
     return summary
