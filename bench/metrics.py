@@ -246,9 +246,11 @@ def score_tags(
     for clip_id in sorted(references):
         p = probabilities[clip_id]
         estimated = [labels[k] for k in np.flatnonzero(p > threshold)]
+        # tags as lists: dcase_util splits a tag string at commas, and labels such as DCASE2017 task 4's
+        # "Air horn, truck horn" contain one
         tagging.evaluate(
-            reference_tag_list=[{"filename": clip_id, "tags": ",".join(references[clip_id])}],
-            estimated_tag_list=[{"filename": clip_id, "tags": ",".join(estimated)}],
+            reference_tag_list=[{"filename": clip_id, "tags": list(references[clip_id])}],
+            estimated_tag_list=[{"filename": clip_id, "tags": estimated}],
             estimated_tag_probabilities=[
                 {"filename": clip_id, "label": label, "probability": float(p[k])} for k, label in enumerate(labels)
             ],

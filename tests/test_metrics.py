@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sedbench.data import Event
-from sedbench.metrics import MetricSettings, score
+from sedbench.metrics import MetricSettings, score, score_tags
 from sedbench.postprocess import PostProcessing, activity_to_events, grid_time
 
 LABELS = ["a", "b"]
@@ -72,3 +72,10 @@ def test_median_filter_removes_single_frame_blips():
     assert active[10:16, 0].all()
 
 
+def test_tags_with_commas_are_scored_as_one_label():
+    """DCASE2017 task 4 labels contain commas ("Air horn, truck horn"); they must not be split into two tags."""
+    labels = ["Air horn, truck horn", "Car"]
+    scores = score_tags({"a": ("Air horn, truck horn",), "b": ("Car",), "c": ()},
+                        {"a": np.array([0.1, 0.9]), "b": np.array([0.1, 0.9]), "c": np.array([0.1, 0.1])}, labels)
+    # a: the reference tag is missed and "Car" is a false positive; b: a hit; c: nothing either way
+    assert (scores["overall"]["precision"], scores["overall"]["recall"]) == (50.0, 50.0)
