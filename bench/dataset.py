@@ -117,11 +117,18 @@ class DownloadedDataset(Dataset):
         if self.is_present():
             return
         if self.remote_files:
-            gigabytes = sum(f.size for f in self.remote_files) / 1e9
+            size = human_size(sum(f.size for f in self.remote_files))
             raise DataError(f"dataset {self.name!r} is not in {self.root}; run `sedbench datasets fetch {self.name}` "
-                            f"to download it ({gigabytes:.1f} GB)")
+                            f"to download it ({size})")
         raise DataError(f"dataset {self.name!r} cannot be downloaded and is not set up in {self.root}: "
                         f"{self.manual_setup.strip()} Then run `sedbench datasets verify {self.name}`.")
+
+
+def human_size(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
 
 
 # --------------------------------------------------------------------------- annotation files

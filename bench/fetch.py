@@ -30,7 +30,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from . import __version__
-from .dataset import COMPLETE_MARKER, FILE_INDEX, DownloadedDataset, RemoteFile
+from .dataset import COMPLETE_MARKER, FILE_INDEX, DownloadedDataset, RemoteFile, human_size
 from .errors import DataError
 
 DOWNLOAD_DIR = ".download"  # inside the dataset root; removed once the dataset is complete
@@ -543,13 +543,6 @@ def file_md5(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def human_size(size: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
 
 
 def _check_free_space(dataset: DownloadedDataset, downloads: Path) -> None:

@@ -50,9 +50,9 @@ def mark_complete(root: Path) -> None:
     (root / COMPLETE_MARKER).write_text("fixture\n")
 
 
-def fetch_message(name: str, gigabytes: str) -> str:
+def fetch_message(name: str, size: str) -> str:
     return (f"dataset {name!r} is not in {{root}}; run `sedbench datasets fetch {name}` "
-            f"to download it ({gigabytes} GB)")
+            f"to download it ({size})")
 
 
 def manual_message(name: str, manual_setup: str) -> str:
@@ -460,14 +460,14 @@ def _manual_setup(name: str) -> str:
 
 
 ABSENT = {  # DataError of prepare() in an empty data folder; {root} is the dataset root
-    "tut2016": fetch_message("tut2016", "1.0"),
-    "tut2016-eval": fetch_message("tut2016-eval", "0.5"),
-    "tut-synth2016": fetch_message("tut-synth2016", "4.4"),
-    "tut2017": fetch_message("tut2017", "1.3"),
-    "chime-home": fetch_message("chime-home", "4.2"),
-    "chime-home-eval": fetch_message("chime-home-eval", "4.2"),
-    "tut-rare2017": fetch_message("tut-rare2017", "8.3"),
-    "dcase2017-task4": fetch_message("dcase2017-task4", "0.0"),  # only the label files are downloaded
+    "tut2016": fetch_message("tut2016", "1.0 GB"),
+    "tut2016-eval": fetch_message("tut2016-eval", "471.2 MB"),
+    "tut-synth2016": fetch_message("tut-synth2016", "4.4 GB"),
+    "tut2017": fetch_message("tut2017", "1.3 GB"),
+    "chime-home": fetch_message("chime-home", "4.2 GB"),
+    "chime-home-eval": fetch_message("chime-home-eval", "4.2 GB"),
+    "tut-rare2017": fetch_message("tut-rare2017", "8.3 GB"),
+    "dcase2017-task4": fetch_message("dcase2017-task4", "5.4 MB"),  # only the label files are downloaded
     "tut2009": manual_message("tut2009", _manual_setup("tut2009")),
     "itc-irst": manual_message("itc-irst", _manual_setup("itc-irst")),
     "noiseme": manual_message("noiseme", _manual_setup("noiseme")),
