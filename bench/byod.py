@@ -60,7 +60,7 @@ from typing import ClassVar, Iterable
 
 from .audio import audio_info
 from .data import AudioClip, Event, LabelKind, Paper, Split
-from .dataset import Dataset, _is_number, parse_annotation_line
+from .dataset import Dataset, parse_annotation_line, parse_dcase_row
 from .errors import DataError, SedbenchError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -243,36 +243,6 @@ class AudioIndex:
             raise DataError(f"{where}: {name} is not an audio file in {self.root}")
         raise DataError(f"{where}: {name} matches {len(matches)} audio files ({', '.join(matches)}); "
                         f"give its path relative to {self.root}")
-
-
-def parse_dcase_row(line: str, source: str, number: int) -> tuple[str | None, str | None, Event | None]:
-    """(filename, scene, event) of one DCASE annotation row; any part may be None. Errors name file and line.
-
-    Tab-separated rows follow dcase_util's MetaDataContainer formats: ``file``, ``file scene``,
-    ``file scene identifier``, ``onset offset label``, ``file onset offset label``,
-    ``file scene onset offset label [source ...]`` (columns after the label are ignored). Rows without
-    tabs are split at whitespace (``file``, ``file scene``, or ``[file] onset offset label`` with the
-    label taking the rest of the line).
-    """
-    text = line.rstrip("\r\n")
-    if "\t" in text:
-        fields = [f.strip() for f in text.split("\t")]
-        while fields and not fields[-1]:
-            fields.pop()
-    else:
-        fields = text.split()
-    if len(fields) == 1:
-        return fields[0], None, None
-    if len(fields) == 2:
-        return fields[0], fields[1], None
-    if "\t" in text and len(fields) == 3 and not (_is_number(fields[0]) or _is_number(fields[1])):
-        return fields[0], fields[1], None  # file, scene, identifier
-    if "\t" in text and len(fields) >= 5:
-        filename, scene, onset, offset, label = fields[:5]
-        _, event = parse_annotation_line("\t".join((filename, onset, offset, label)), source, number)
-        return filename, scene, event
-    filename, event = parse_annotation_line(line, source, number)
-    return filename, None, event
 
 
 def _rows(path: Path):

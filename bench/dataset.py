@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,45 @@ def parse_annotation_line(line: str, source: str, line_number: int) -> tuple[str
     if not label:
         raise DataError(f"{where}: the event label is empty")
     return filename, Event(onset, offset, label)
+
+
+_DECIMAL_COMMA = re.compile(r"^\d+,\d+$")
+
+
+def parse_dcase_row(line: str, source: str, number: int) -> tuple[str | None, str | None, Event | None]:
+    """(filename, scene, event) of one DCASE annotation row; any part may be None. Errors name file and line.
+
+    Tab-separated rows follow dcase_util's MetaDataContainer formats: ``file``, ``file scene``,
+    ``file scene identifier``, ``onset offset label``, ``file onset offset label``,
+    ``file scene onset offset label [source ...]`` (columns after the label are ignored). Rows without
+    tabs are split at whitespace (``file``, ``file scene``, or ``[file] onset offset label`` with the
+    label taking the rest of the line). In tab-separated ``[file] onset offset label`` rows a decimal comma in a
+    time (``1,5``) is read as a decimal point: the TUT Sound Events 2016 evaluation annotations use it.
+    """
+    text = line.rstrip("\r\n")
+    if "\t" in text:
+        fields = [f.strip() for f in text.split("\t")]
+        while fields and not fields[-1]:
+            fields.pop()
+        if len(fields) in (3, 4):
+            times = range(len(fields) - 3, len(fields) - 1)
+            fields = [f.replace(",", ".") if i in times and _DECIMAL_COMMA.match(f) else f
+                      for i, f in enumerate(fields)]
+            line = "\t".join(fields)
+    else:
+        fields = text.split()
+    if len(fields) == 1:
+        return fields[0], None, None
+    if len(fields) == 2:
+        return fields[0], fields[1], None
+    if "\t" in text and len(fields) == 3 and not (_is_number(fields[0]) or _is_number(fields[1])):
+        return fields[0], fields[1], None  # file, scene, identifier
+    if "\t" in text and len(fields) >= 5:
+        filename, scene, onset, offset, label = fields[:5]
+        _, event = parse_annotation_line("\t".join((filename, onset, offset, label)), source, number)
+        return filename, scene, event
+    filename, event = parse_annotation_line(line, source, number)
+    return filename, None, event
 
 
 def _is_number(text: str) -> bool:

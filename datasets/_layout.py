@@ -7,7 +7,6 @@ makes sure the files are there first.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 
 from sedbench.data import AudioClip, Event, Paper, Split
-from sedbench.dataset import DownloadedDataset, parse_annotation_line, read_list_file
+from sedbench.dataset import DownloadedDataset, parse_annotation_line, parse_dcase_row, read_list_file
 from sedbench.errors import DataError
 
 VALIDATION_FRACTION = 0.2  # of each fold's training recordings, held out for early stopping
@@ -117,16 +116,13 @@ class CorpusDataset(DownloadedDataset):
 
 # --------------------------------------------------------------------------- annotation rows
 
-_DECIMAL_COMMA = re.compile(r"^\s*\d+,\d+\s*$")
-
-
 def read_event_rows(path: Path) -> list[tuple[int, str | None, Event]]:
     """(line number, filename or None, event) for each row of a TUT / DCASE annotation file.
 
     Rows are tab-separated ``onset offset label`` (TUT .ann, Audacity labels),
     ``file onset offset label``, or the DCASE meta form ``file scene onset offset
-    label [event type [identifier]]``. A decimal comma (``1,5``) in a time is read
-    as a decimal point: TUT Sound Events 2016 evaluation annotations use it.
+    label [event type [identifier]]``, as `sedbench.dataset.parse_dcase_row` reads them;
+    here every row must hold an event.
     """
     path = Path(path)
     if not path.is_file():
@@ -136,15 +132,9 @@ def read_event_rows(path: Path) -> list[tuple[int, str | None, Event]]:
         for number, line in enumerate(handle, start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) in (5, 6, 7):
-                fields = [fields[0], fields[2], fields[3], fields[4]]
-            if len(fields) in (3, 4):
-                times = range(len(fields) - 3, len(fields) - 1)
-                fields = [f.replace(",", ".") if i in times and _DECIMAL_COMMA.match(f) else f
-                          for i, f in enumerate(fields)]
-                line = "\t".join(fields)
-            filename, event = parse_annotation_line(line, str(path), number)
+            filename, _, event = parse_dcase_row(line, str(path), number)
+            if event is None:
+                parse_annotation_line(line, str(path), number)  # raises its "expected ... got" error
             rows.append((number, filename, event))
     return rows
 
