@@ -43,6 +43,7 @@ class AudioClip:
     duration: float
     tags: tuple[str, ...] = ()
     scene: str | None = None  # acoustic scene (context); datasets that have one enable the legacy TUT-SED 2009 F1
+    target_class: str | None = None  # rare-event mixtures: the one class the mixture was made for (DCASE2017 task 2)
 
     @property
     def label_set(self) -> tuple[str, ...]:
@@ -70,6 +71,7 @@ class FeatureClip:
     targets: np.ndarray | None  # (frames, classes) float32 activity; None when hidden
     tags: np.ndarray  # (classes,) float32 clip-level presence
     events: list[Event] = field(default_factory=list)
+    target_class: str | None = None  # rare-event mixtures: the class this clip's mixture was made for
 
 
 @dataclass
@@ -78,6 +80,7 @@ class FrameActivity:
 
     probabilities: np.ndarray  # (frames, classes) in [0, 1]
     hop_seconds: float
+    tags: np.ndarray | None = None  # (classes,) clip presence, for systems that also tag (scored as tagging too)
 
 
 @dataclass

@@ -105,7 +105,9 @@ def score(
 def headline(scores: dict) -> dict[str, float]:
     """The paper's four numbers plus event-based F1 / ER (F1 in %, as the paper reports it).
 
-    ``F1_1s_legacy`` is added only when the scores have the legacy scene-averaged F1 (datasets with scenes).
+    ``F1_1s_legacy`` is added only when the scores have the legacy scene-averaged F1 (datasets with scenes),
+    ``ER_rare`` / ``F1_rare`` only with DCASE2017 task 2's rare-event scores, and the tagging numbers only when
+    the system also tagged the clips.
     """
     result = {
         "F1_frm": scores["frame"]["overall"]["F1"],
@@ -117,7 +119,58 @@ def headline(scores: dict) -> dict[str, float]:
     }
     if "legacy_1s" in scores:
         result["F1_1s_legacy"] = scores["legacy_1s"]["F1"]
+    if "rare" in scores:
+        result["ER_rare"] = scores["rare"]["average"]["ER"]
+        result["F1_rare"] = scores["rare"]["average"]["F1"]
+    if "tags" in scores:
+        result.update(tag_headline(scores["tags"]))
     return result
+
+
+def tag_headline(tags: dict) -> dict[str, float]:
+    overall = tags["overall"]
+    return {"F1_tag": overall["F1"], "P_tag": overall["precision"], "R_tag": overall["recall"], "EER": overall["EER"]}
+
+
+RARE_EVENT_COLLAR = 0.5  # DCASE2017 task 2: onsets within 500 ms
+
+
+def score_rare_events(
+    references: dict[str, list[Event]],
+    estimates: dict[str, list[Event]],
+    labels: list[str],
+    target_classes: dict[str, str | None] | None = None,
+    collar: float = RARE_EVENT_COLLAR,
+) -> dict:
+    """DCASE2017 task 2's evaluation: event-based, onset only, ``collar`` seconds, per class, then averaged.
+
+    Each class is scored with sed_eval's EventBasedMetrics (``evaluate_offset=False``) over the clips whose
+    ``target_classes`` entry is that class (the mixtures made for it, as the challenge scores each class on its
+    own test mixtures); clips without a target class count for every class. Per class ER = (FN + FP) / Nref and
+    F1; the task's averages are the unweighted means over classes. F1 in %.
+    """
+    sed_eval = _sed_eval()
+    per_class = {}
+    for label in labels:
+        metrics_object = sed_eval.sound_event.EventBasedMetrics(
+            [label], t_collar=float(collar), percentage_of_length=0.5, evaluate_onset=True, evaluate_offset=False,
+        )
+        metrics_object.empty_system_output_handling = "zero_score"
+        clips = [c for c in sorted(references) if target_classes is None or target_classes.get(c) in (None, label)]
+        for clip_id in clips:
+            ref = [e for e in references[clip_id] if e.label == label]
+            est = [e for e in estimates.get(clip_id, []) if e.label == label]
+            metrics_object.evaluate(_to_list(ref, clip_id), _to_list(est, clip_id))
+        f, er = metrics_object.overall_f_measure(), metrics_object.overall_error_rate()
+        counts = {key: float(metrics_object.overall[key]) for key in ("Nref", "Nsys", "Ntp", "Nfp", "Nfn")}
+        per_class[label] = {"ER": _clean(er["error_rate"]), "F1": _clean(f["f_measure"] * 100),
+                            "precision": _clean(f["precision"] * 100), "recall": _clean(f["recall"] * 100),
+                            "clips": len(clips), "counts": counts}
+    ers = [c["ER"] for c in per_class.values() if c["ER"] is not None]
+    f1s = [c["F1"] for c in per_class.values() if c["F1"] is not None]
+    return {"collar": collar, "evaluate_offset": False,
+            "average": {"ER": float(np.mean(ers)) if ers else None, "F1": float(np.mean(f1s)) if f1s else None},
+            "class_wise": per_class}
 
 
 def legacy_f1(

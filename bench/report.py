@@ -13,15 +13,16 @@ import numpy as np
 
 HEADLINE = ("F1_frm", "ER_frm", "F1_1s", "ER_1s", "F1_event", "ER_event")
 LEGACY = ("F1_1s_legacy",)  # TUT-SED 2009's scene-averaged segment F1, for datasets with scenes
-TAGGING = ("F1_tag", "EER")
+RARE = ("ER_rare", "F1_rare")  # DCASE2017 task 2: onset-only events, 500 ms collar, averaged over classes
+TAGGING = ("F1_tag", "P_tag", "R_tag", "EER")
 TRANSCRIPTION = ("TER",)  # token error rate of CTC systems
-LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "EER", "TER"}
+LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "ER_rare", "EER", "TER"}
 
 
 def columns(rows: list["Row"]) -> tuple[str, ...]:
-    """The metrics any of the rows has, in a fixed order (event metrics, then tagging, then transcription)."""
+    """The metrics any of the rows has, in a fixed order (event metrics, rare events, tagging, transcription)."""
     present = {m for r in rows for m, values in r.values.items() if any(v is not None for v in values)}
-    return tuple(m for m in HEADLINE + LEGACY + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
+    return tuple(m for m in HEADLINE + LEGACY + RARE + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
 
 
 @dataclass

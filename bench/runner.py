@@ -64,9 +64,12 @@ _FEATURE_MEMO: dict = {}
 
 def feature_clips(
     clips: list[AudioClip], raw: dict[str, np.ndarray], spec: LogMelSpec, labels: tuple[str, ...],
-    standardizer: Standardizer, with_targets: bool,
+    standardizer: Standardizer, with_targets: bool, strong_targets: bool = True,
 ) -> list[FeatureClip]:
-    """Standardized features plus targets on the feature frame grid (targets hidden for test clips)."""
+    """Standardized features plus targets on the feature frame grid (targets hidden for test clips).
+
+    ``strong_targets`` False (weakly labelled training data): only the clip tags are shown, frame targets are None.
+    """
     result = []
     for clip in clips:
         features = standardizer(raw[clip.clip_id])
@@ -80,9 +83,11 @@ def feature_clips(
                 features=features,
                 hop_seconds=spec.frame_hop,
                 duration=clip.duration,
-                targets=event_roll(clip.events, labels, spec.frame_hop, features.shape[0]) if with_targets else None,
+                targets=(event_roll(clip.events, labels, spec.frame_hop, features.shape[0])
+                         if with_targets and strong_targets else None),
                 tags=tags if with_targets else np.zeros(len(labels), dtype=np.float32),
-                events=list(clip.events) if with_targets else [],
+                events=list(clip.events) if with_targets and strong_targets else [],
+                target_class=clip.target_class,
             )
         )
     return result
@@ -133,6 +138,11 @@ def check_output(output, clip: FeatureClip, labels: tuple[str, ...], system: str
             f"{clip.duration:.3f} s (expected {expected} frames)"
         )
     _check_probabilities(p, where)
+    if output.tags is not None:
+        tags = np.asarray(output.tags)
+        if tags.shape != (n_classes,):
+            raise SystemOutputError(f"{where}: expected clip tags of shape ({n_classes},), got {tags.shape}")
+        _check_probabilities(tags, where + " (clip tags)")
     return output
 
 
@@ -145,8 +155,12 @@ def _check_probabilities(p: np.ndarray, where: str) -> None:
 
 def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...], post: PostProcessing,
                   settings: metrics.MetricSettings, backend: str, system: str,
-                  timer: PhaseTimer) -> tuple[dict, dict, dict[str, list[Event]] | None]:
-    """(scores, headline, estimated events per clip) for one output kind; tags have no events (None)."""
+                  timer: PhaseTimer, rare_events: bool = False) -> tuple[dict, dict, dict[str, list[Event]] | None]:
+    """(scores, headline, estimated events per clip) for one output kind; tags have no events (None).
+
+    ``rare_events``: also DCASE2017 task 2's onset-only event scores. Frame outputs that carry clip tags are
+    scored as tagging too.
+    """
     kinds = {type(o) for o in outputs}
     if len(kinds) > 1:
         raise SystemOutputError(f"system {system!r} mixed output kinds ({', '.join(sorted(k.__name__ for k in kinds))})")
@@ -155,7 +169,7 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
             tags = metrics.score_tags({c.clip_id: c.label_set for c in clips},
                                       {c.clip_id: np.asarray(o.probabilities) for c, o in zip(clips, outputs)},
                                       list(labels), threshold=post.threshold)
-        return {"tags": tags}, {"F1_tag": tags["overall"]["F1"], "EER": tags["overall"]["EER"]}, None
+        return {"tags": tags}, metrics.tag_headline(tags), None
     with timer("postprocess"):
         estimates = {}
         for clip, out in zip(clips, outputs):
@@ -164,10 +178,21 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
             else:
                 estimates[clip.clip_id] = post.events(out.probabilities, out.hop_seconds, labels, clip.duration)
     scenes = {c.clip_id: c.scene for c in clips}
+    references = {c.clip_id: c.events for c in clips}
     with timer("metrics"):
-        scores = metrics.score({c.clip_id: c.events for c in clips}, estimates, {c.clip_id: c.duration for c in clips},
+        scores = metrics.score(references, estimates, {c.clip_id: c.duration for c in clips},
                                list(labels), settings, backend=backend,
                                scenes=scenes if clips and None not in scenes.values() else None)
+        if rare_events:
+            scores["rare"] = metrics.score_rare_events(references, estimates, list(labels),
+                                                       {c.clip_id: c.target_class for c in clips})
+        tagged = [o for o in outputs if isinstance(o, FrameActivity) and o.tags is not None]
+        if tagged:
+            if len(tagged) != len(outputs):
+                raise SystemOutputError(f"system {system!r} returned clip tags with some frame outputs but not all")
+            scores["tags"] = metrics.score_tags({c.clip_id: c.label_set for c in clips},
+                                                {c.clip_id: np.asarray(o.tags) for c, o in zip(clips, outputs)},
+                                                list(labels), threshold=post.threshold)
     return scores, metrics.headline(scores), estimates
 
 
@@ -230,8 +255,9 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
             cache = FeatureCache(where.cache_dir)
             raw = load_features(split.train + split.valid + split.test, spec, cache)
             standardizer = Standardizer.fit([raw[c.clip_id] for c in split.train])
-            train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True)
-            valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True)
+            strong = dataset_cls.label_kind is LabelKind.STRONG  # weakly labelled: training sees clip tags only
+            train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True, strong_targets=strong)
+            valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True, strong_targets=strong)
             test = feature_clips(split.test, raw, spec, labels, standardizer, with_targets=False)
             _FEATURE_MEMO.clear()
             _FEATURE_MEMO.update(key=memo_key, clips=(train, valid, test, standardizer))
@@ -248,8 +274,9 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         )
     outputs = [check_output(o, clip, labels, job.system) for o, clip in zip(outputs, test)]
     settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
+    rare_events = dataset_cls.task == "rare events"
     scores, headline, estimates = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend,
-                                                job.system, timer)
+                                                job.system, timer, rare_events=rare_events)
 
     robustness = {}
     if job.pitch_shifts:

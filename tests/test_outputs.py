@@ -78,7 +78,7 @@ def test_detections_are_scored_as_events(workspace, synth_mini, tmp_path):
 
 def test_clip_tags_are_scored_with_tagging_metrics(workspace, synth_mini, tmp_path):
     record, _ = _run("test-tag-prior", workspace, tmp_path)
-    assert set(record["headline"]) == {"F1_tag", "EER"}
+    assert set(record["headline"]) == {"F1_tag", "P_tag", "R_tag", "EER"}
     assert 0 <= record["headline"]["EER"] <= 1
     assert set(record["metrics"]["tags"]["class_wise"]) == set(synth_mini.labels)
 
