@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sedbench import registry
-from sedbench.data import ClipTags, Detections, Event, LabelKind, Paper
+from sedbench.data import ClipTags, Detections, Event, FrameActivity, LabelKind, Paper
 from sedbench.errors import SystemOutputError
 from sedbench.features import LogMelSpec
 from sedbench.runner import JobSpec, Locations, run_job
@@ -56,9 +56,27 @@ class BrokenShape(_Base):
         return [ClipTags(np.zeros(2)) for _ in clips]
 
 
+class FramesAndTags(_Base):
+    """Frame activity at the training class rates, and the same rates as clip tags (a weak-label system's outputs)."""
+
+    name = "test-frames-and-tags"
+    tag_shape = None
+
+    def predict(self, clips):
+        rate = self.rate.astype(np.float32)
+        tags = rate if self.tag_shape is None else np.zeros(self.tag_shape, np.float32)
+        return [FrameActivity(np.tile(rate, (self.features().n_frames(c.duration), 1)), self.features().frame_hop,
+                              tags=tags) for c in clips]
+
+
+class WrongTagShape(FramesAndTags):
+    name = "test-frames-wrong-tags"
+    tag_shape = (3,)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def registered():
-    for cls in (WholeClipDetector, TagPrior, BrokenShape):
+    for cls in (WholeClipDetector, TagPrior, BrokenShape, FramesAndTags, WrongTagShape):
         registry.systems.add(cls.name, cls)
 
 
@@ -102,3 +120,35 @@ def test_later_seeds_reuse_features_without_touching_the_cache(workspace, synth_
                             log=lambda _: None)
         assert record["seed"] == seed
     assert calls == []
+
+
+def test_frame_outputs_with_clip_tags_are_scored_both_ways(workspace, synth_mini, tmp_path):
+    record, _ = _run("test-frames-and-tags", workspace, tmp_path)
+    head = record["headline"]
+    assert {"F1_frm", "ER_1s", "F1_tag", "P_tag", "R_tag", "EER"} <= set(head)
+    tags = record["metrics"]["tags"]["overall"]
+    assert head["F1_tag"] == tags["F1"] and head["P_tag"] == tags["precision"] and head["R_tag"] == tags["recall"]
+    assert 0 < head["F1_1s"] <= 100
+
+
+def test_clip_tags_of_the_wrong_shape_are_refused(workspace, synth_mini, tmp_path):
+    with pytest.raises(SystemOutputError, match=r"expected clip tags of shape \(6,\), got \(3,\)"):
+        _run("test-frames-wrong-tags", workspace, tmp_path)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_weakly_labelled_training_clips_show_tags_but_no_frame_targets(synth_mini):
+    from sedbench.features import LogMelSpec, Standardizer
+    from sedbench.runner import feature_clips
+
+    clips = synth_mini.split("1").train[:2]
+    raw = {c.clip_id: np.zeros((LogMelSpec().n_frames(c.duration), 40), np.float32) for c in clips}
+    standardizer = Standardizer(np.zeros(40, np.float32), np.ones(40, np.float32))
+    weak = feature_clips(clips, raw, LogMelSpec(), synth_mini.labels, standardizer, with_targets=True,
+                         strong_targets=False)
+    strong = feature_clips(clips, raw, LogMelSpec(), synth_mini.labels, standardizer, with_targets=True)
+    for w, s, clip in zip(weak, strong, clips):
+        assert w.targets is None and w.events == []
+        assert s.targets is not None and s.events == clip.events
+        np.testing.assert_array_equal(w.tags, s.tags)
+        assert w.tags.sum() == len(clip.label_set) > 0
