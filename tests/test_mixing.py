@@ -1,4 +1,4 @@
-"""The DCASE2017 task 2 mixture synthesizer (sedbench.mixing) on tiny source folders."""
+"""The DCASE2017 task 2 mixture synthesizer (sedbench.mixing, `sedbench synthesize`) on tiny source folders."""
 
 import hashlib
 import re
@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 import yaml
 
+from conftest import run_cli
 from sedbench import mixing
 from sedbench.audio import load_audio
 from sedbench.byod import dataset_class
@@ -344,6 +345,35 @@ def test_manifest_makes_a_rare_event_dataset(sources, tmp_path):
     expected = {f"devtest/{test.folder.name}/audio/{audio.name}": events
                 for label in ("bell", "dog") for audio, events in mixing.read_mixture_list(test.folder, "devtest", label)}
     assert {clip.clip_id: clip.events for clip in split.test} == expected
+
+
+def test_cli_synthesize_end_to_end(sources, tmp_path):
+    events, backgrounds = sources
+    out = tmp_path / "mixtures"
+    common = ["synthesize", "--events", str(events), "--backgrounds", str(backgrounds), "--out", str(out),
+              "--mixture-seconds", "3", "--sample-rate", str(RATE), "--seed", "3"]
+    first = run_cli([*common, "--mixtures-per-class", "6", "--ebr=-6,0,6"])
+    assert first.returncode == 0, first.stderr
+    folder = out / "devtrain" / PARAMS.hash
+    manifest = out / "mixtures.csv"
+    assert first.stdout.splitlines() == [
+        f"devtrain: 12 mixtures of 3 s at {RATE} Hz, 6 with an event (EBR -6, 0, 6 dB, seed 3) -> {folder}",
+        "  bell  6 mixtures, 3 events",
+        "  dog   6 mixtures, 3 events",
+        f"annotations: {folder / 'meta'}/event_list_devtrain_<class>.csv; recipes: mixture_recipes_devtrain_<class>.yaml "
+        "and .csv next to them",
+        f"resampled to {RATE} Hz: 3 source file(s) (the recipes' *_resampled_from give their rates)",
+        f"manifest: {manifest}",
+        "no test subset yet: synthesize one from other events and backgrounds with --subset devtest, then run a "
+        f"system with: sedbench run --system crnn --dataset {manifest}",
+    ]
+    assert tree(folder) == tree(mixing.synthesize(events, backgrounds, tmp_path / "api", "devtrain", PARAMS).folder)
+    second = run_cli([*common, "--subset", "devtest", "--mixtures-per-class", "2", "--event-presence", "1",
+                      "--ebr", "-3"])
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[0].startswith("devtest: 4 mixtures of 3 s at 16000 Hz, 4 with an event "
+                                                    "(EBR -3 dB, seed 3) -> ")
+    assert second.stdout.splitlines()[-1] == f"run a system on it: sedbench run --system crnn --dataset {manifest}"
 
 
 def test_a_system_runs_on_the_manifest_as_rare_events(sources, tmp_path):
