@@ -51,9 +51,9 @@ Sources at another sample rate are resampled on loading (`sedbench.audio.load_au
 files are mixed down to mono); the recipe then says so (``bg_resampled_from`` / ``event_resampled_from``:
 the file's rate). The subset is written into a staging folder and renamed into place, so a failure never
 leaves a half-written output. `read_mixture_list` reads the layout back (the `tut-rare2017` and
-`synth-rare` datasets use it); `update_manifest` lists every synthesized subset under ``<out>`` as a CSV
-manifest that ``sedbench run --dataset <out>/mixtures.csv`` reads (`sedbench.byod`, with a
-``target_class`` column, so the run is scored as rare events).
+`synth-rare` datasets use it); `update_manifest` lists the subsets synthesized into ``<out>`` (the latest
+run of each) as a CSV manifest that ``sedbench run --dataset <out>/mixtures.csv`` reads (`sedbench.byod`,
+with a ``target_class`` column, so the run is scored as rare events).
 """
 
 from __future__ import annotations
@@ -354,7 +354,9 @@ def synthesize(events_dir: Path, backgrounds_dir: Path, out: Path, subset: str =
                log: Callable[[str], None] | None = None) -> SynthesisResult:
     """Write ``<out>/<subset>/<parameters.hash>/`` (see the module docstring); replaces an existing one.
 
-    Every source is checked before anything is written; the folder appears only when complete.
+    Every source file is read and checked before anything is written (a background that is silent where an
+    event goes is found while mixing); the folder appears only when complete, and a failure removes what
+    this call wrote.
     ``subtype``: the mixtures' sample format (soundfile subtype; the official mixtures are 24-bit PCM).
     """
     parameters = parameters or MixingParameters()
