@@ -29,10 +29,15 @@ Folder (DCASE layout)
 
 CSV manifest
     Header ``filename,onset,offset,event_label`` plus optional ``split`` (train / validate / test; also
-    valid, validation, val, evaluate, eval), ``fold`` (needs ``split``) and ``scene``. Paths are relative
-    to the manifest's folder; one row per event, or a row with only a filename for a file without events.
-    Identical events of a file count once, so rows may repeat a file's events for each fold.
-    ``labels.txt`` next to the manifest works as for folders.
+    valid, validation, val, evaluate, eval), ``fold`` (needs ``split``), ``scene`` and ``target_class``.
+    Paths are relative to the manifest's folder; one row per event, or a row with only a filename for a
+    file without events. Identical events of a file count once, so rows may repeat a file's events for
+    each fold. ``labels.txt`` next to the manifest works as for folders.
+
+    ``target_class`` makes a rare-event dataset (DCASE2017 task 2, ``task = "rare events"``): each file
+    names the one class its mixture was made for (``AudioClip.target_class``; every file needs one), the
+    target classes join the labels, and runs add the onset-only rare-event scores. ``sedbench synthesize``
+    writes such a manifest (``mixtures.csv``) next to its mixtures.
 
 Splits without lists
     Without fold lists (or a ``split`` column) there is one fold, ``1``: the recordings ordered by the
@@ -75,7 +80,7 @@ PLAIN_LIST = re.compile(r"^(?P<part>train|train\+validate|validate|test|evaluate
 SPLIT_NAMES = {"train": "train", "validate": "validate", "valid": "validate", "validation": "validate",
                "val": "validate", "test": "test", "evaluate": "test", "eval": "test"}
 MANIFEST_REQUIRED = ("filename", "onset", "offset", "event_label")
-MANIFEST_OPTIONAL = ("split", "fold", "scene")
+MANIFEST_OPTIONAL = ("split", "fold", "scene", "target_class")
 HOLD_OUT_FRACTION = 0.2
 # Annotations are usually rounded to 1 ms, so an offset may pass the file's last sample by that much.
 END_TOLERANCE_SECONDS = 0.01
@@ -96,12 +101,20 @@ class Recording:
     annotation: str | None = None  # where its annotation came from; None: not annotated
     scene: str | None = None
     scene_source: str | None = None
+    target_class: str | None = None  # rare-event manifests: the class the mixture was made for
+    target_source: str | None = None
 
     def set_scene(self, scene: str, source: str) -> None:
         if self.scene is not None and self.scene != scene:
             raise DataError(f"{source}: scene {scene!r} of {self.relative} contradicts scene {self.scene!r} "
                             f"from {self.scene_source}")
         self.scene, self.scene_source = scene, source
+
+    def set_target_class(self, label: str, source: str) -> None:
+        if self.target_class is not None and self.target_class != label:
+            raise DataError(f"{source}: target class {label!r} of {self.relative} contradicts target class "
+                            f"{self.target_class!r} from {self.target_source}")
+        self.target_class, self.target_source = label, source
 
 
 @dataclass
@@ -114,6 +127,7 @@ class Layout:
     folds: dict[str, dict[str, list[str]]]  # fold -> train / validate / test -> clip ids, in order
     labels: tuple[str, ...]
     split_rule: str  # how the partitions were obtained, for the description
+    task: str = "strong events"  # "rare events" for a manifest with a target_class column
 
 
 # --------------------------------------------------------------------------- the Dataset
@@ -156,7 +170,7 @@ class FolderDataset(Dataset):
                 raise DataError(f"{item.source}: event {item.event.label!r} ends at {item.event.offset:g} s, after "
                                 f"the end of {recording.relative} ({duration:.3f} s)")
         return AudioClip(clip_id=recording.relative, path=path, events=[item.event for item in recording.events],
-                         duration=duration, scene=recording.scene)
+                         duration=duration, scene=recording.scene, target_class=recording.target_class)
 
 
 def dataset_class(path: Path | str) -> type[FolderDataset]:
@@ -178,6 +192,7 @@ def dataset_class(path: Path | str) -> type[FolderDataset]:
             "name": layout.name,
             "description": f"{files} recordings from {path} ({layout.split_rule})",
             "labels": layout.labels,
+            "task": layout.task,
             "folds": tuple(layout.folds),
             "layout": layout,
             "source": path,
@@ -461,6 +476,7 @@ def _scenes_from_folders(root: Path, recordings: dict[str, Recording]) -> None:
 
 
 def _labels(label_file: Path, recordings: list[Recording], root: Path) -> tuple[str, ...]:
+    """labels.txt, or the sorted annotated labels (with the target classes of a rare-event manifest)."""
     if label_file.is_file():
         labels: list[str] = []
         with open(label_file, encoding="utf-8-sig") as handle:
@@ -479,8 +495,12 @@ def _labels(label_file: Path, recordings: list[Recording], root: Path) -> tuple[
                 if item.event.label not in allowed:
                     raise DataError(f"{item.source}: label {item.event.label!r} is not in {label_file} "
                                     f"({', '.join(labels)})")
+            if recording.target_class is not None and recording.target_class not in allowed:
+                raise DataError(f"{recording.target_source}: target class {recording.target_class!r} is not in "
+                                f"{label_file} ({', '.join(labels)})")
         return tuple(labels)
-    found = sorted({item.event.label for recording in recordings for item in recording.events})
+    found = sorted({item.event.label for recording in recordings for item in recording.events}
+                   | {r.target_class for r in recordings if r.target_class is not None})
     if not found:
         raise DataError(f"the annotations in {root} contain no events, so there are no labels; "
                         f"add events or a {LABEL_FILE} listing the labels")
@@ -520,6 +540,11 @@ def scan_manifest(manifest: Path) -> Layout:
                                 "for a file without events")
             if cells.get("scene"):
                 recording.set_scene(cells["scene"], where)
+            if "target_class" in cells:
+                if not cells["target_class"]:
+                    raise DataError(f"{where}: the target class is empty (a manifest with a target_class column "
+                                    "names the class of every file's mixture)")
+                recording.set_target_class(cells["target_class"], where)
             if "split" in cells:
                 _assign(assignments, cells, clip_id, where)
     if not recordings:
@@ -532,7 +557,7 @@ def scan_manifest(manifest: Path) -> Layout:
         rule = "no split column: one fold, 60/20/20 by SHA-256 of the clip id"
     labels = _labels(root / LABEL_FILE, [recordings[c] for c in _used(folds)], root)
     return Layout(root=root, name=f"manifest:{root.name}:{manifest.stem}", recordings=recordings, folds=folds,
-                  labels=labels, split_rule=rule)
+                  labels=labels, split_rule=rule, task="rare events" if "target_class" in header else "strong events")
 
 
 def _check_header(manifest: Path, header: list[str]) -> None:

@@ -82,6 +82,8 @@ class Dataset(ABC):
                 digest.update(json.dumps(list(clip.tags)).encode())
                 if clip.scene is not None:  # only when present, so datasets without scenes keep their fingerprints
                     digest.update(f"scene\0{clip.scene}\0".encode())
+                if clip.target_class is not None:  # likewise: rare-event mixtures are scored per target class
+                    digest.update(f"target\0{clip.target_class}\0".encode())
         return digest.hexdigest()[:16]
 
     def check_labels(self, events: list[Event], source: str) -> None:

@@ -3,8 +3,9 @@
 `sedbench datasets fetch` downloads what dcase_util 0.2.20's
 TUTRareSoundEvents_2017_DevelopmentSet downloads: the source events, the backgrounds,
 the cross-validation setup and the official mixture synthesizer. The mixtures are then
-generated with that synthesizer (a later sedbench issue adds its own), and this loader
-reads them in the official layout::
+generated with that synthesizer (`sedbench synthesize` writes the same layout from other
+sources, but not these exact mixtures), and this loader reads them in the official layout
+with `sedbench.mixing.read_mixture_list`::
 
     <data_dir>/tut-rare2017/TUT-rare-sound-events-2017-development/
         data/source_data/bgs/audio/*.wav                   backgrounds (TUT Acoustic Scenes 2016)
@@ -20,16 +21,17 @@ reads them in the official layout::
 20b255387a2d0cddc0a3dff5014875e7 is the hash of the DCASE 2017 default mixing
 parameters (500 mixtures per class, event presence 0.5, EBR -6/0/6 dB, seed 42).
 One fold: devtrain mixtures for training (20 % per class held out for validation,
-deterministically), devtest for testing.
+deterministically), devtest for testing. Every clip's ``target_class`` is the class its
+mixture was made for (the event list it comes from).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.data import Event, LabelKind, Split
-from sedbench.dataset import RemoteFile, parse_annotation_line
-from sedbench.errors import DataError
+from sedbench.data import AudioClip, Event, LabelKind, Split
+from sedbench.dataset import RemoteFile
+from sedbench.mixing import read_mixture_list
 from sedbench.registry import register_dataset
 
 from ._layout import MESAROS2017, CorpusDataset, hold_out
@@ -78,9 +80,6 @@ class TutRare2017(CorpusDataset):
     def mixtures(self, subset: str) -> Path:
         return self.base / "data" / "mixture_data" / subset / DEFAULT_PARAMETER_HASH
 
-    def event_list(self, subset: str, label: str) -> Path:
-        return self.mixtures(subset) / "meta" / f"event_list_{subset}_{label}.csv"
-
     def required_paths(self) -> list[Path]:
         source = self.base / "data" / "source_data"
         return [source / "bgs" / "audio", *(source / "events" / label for label in CLASSES),
@@ -96,44 +95,21 @@ class TutRare2017(CorpusDataset):
                 f"published with the dataset so that {self.base / 'data' / 'mixture_data'} holds them)")
 
     def read_mixture_list(self, subset: str, label: str) -> list[tuple[Path, list[Event]]]:
-        """(mixture audio, its events) in file order, from one official event list."""
-        path = self.event_list(subset, label)
-        if not path.is_file():
-            raise DataError(f"the {subset} mixtures of {label!r} are not there ({path} does not exist); "
-                            f"{self.generation_hint()}")
-        mixtures: dict[str, list[Event]] = {}
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                fields = line.rstrip("\r\n").split("\t")
-                if not line.strip():
-                    continue
-                if len(fields) == 1:  # a mixture without the target event
-                    mixtures.setdefault(fields[0].strip(), [])
-                    continue
-                filename, event = parse_annotation_line(line, str(path), number)
-                if filename is None:
-                    raise DataError(f"{path}, line {number}: expected 'mixture onset offset label', "
-                                    f"got {line.strip()!r}")
-                if event.label != label:
-                    raise DataError(f"{path}, line {number}: event label {event.label!r} in the event list of "
-                                    f"class {label!r}")
-                self.check_labels([event], f"{path}, line {number}")
-                mixtures.setdefault(filename, []).append(event)
-        audio_dir = self.mixtures(subset) / "audio"
-        result = []
-        for filename, events in mixtures.items():
-            audio = audio_dir / filename
-            if not audio.is_file():
-                raise DataError(f"{path} lists {filename!r}, but {audio} does not exist; {self.generation_hint()}")
-            result.append((audio, events))
-        return result
+        """(mixture audio, its events) in file order, from one official event list (`sedbench.mixing`)."""
+        return read_mixture_list(self.mixtures(subset), subset, label, hint=self.generation_hint())
+
+    def mixture_clip(self, path: Path, events: list[Event], label: str) -> AudioClip:
+        clip = self.audio_clip(path, events)
+        clip.target_class = label  # the class this mixture was made for: it is scored on that class only
+        return clip
 
     def load_split(self, fold: str) -> Split:
         train, valid, test = [], [], []
         for label in CLASSES:
             pool = dict(self.read_mixture_list("devtrain", label))
             kept, held = hold_out(list(pool), key=f"{self.name}/{label}")
-            train += [self.audio_clip(path, pool[path]) for path in kept]
-            valid += [self.audio_clip(path, pool[path]) for path in held]
-            test += [self.audio_clip(path, events) for path, events in self.read_mixture_list("devtest", label)]
+            train += [self.mixture_clip(path, pool[path], label) for path in kept]
+            valid += [self.mixture_clip(path, pool[path], label) for path in held]
+            test += [self.mixture_clip(path, events, label)
+                     for path, events in self.read_mixture_list("devtest", label)]
         return Split(fold=fold, train=train, valid=valid, test=test)

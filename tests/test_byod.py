@@ -220,6 +220,45 @@ def test_manifest_without_split_column_uses_the_default_split(tmp_path):
     assert all(c.scene is None for c in split.train)
 
 
+def test_manifest_with_target_classes_is_a_rare_event_dataset(tmp_path):
+    for name in ("a", "b", "c", "d", "e"):
+        write_audio(tmp_path / f"{name}.wav", seconds=2.0)
+    manifest = write(tmp_path / "m.csv", "filename,onset,offset,event_label,split,target_class\n"
+                     "a.wav,0.5,1.0,gunshot,train,gunshot\n"
+                     "b.wav,,,,train,gunshot\n"
+                     "c.wav,0.2,0.4,babycry,train,babycry\n"
+                     "d.wav,,,,test,glassbreak\n"
+                     "e.wav,1,1.5,babycry,test,babycry\n")
+    cls = dataset_class(manifest)
+    assert cls.task == "rare events" and cls.labels == ("babycry", "glassbreak", "gunshot")  # a class without events
+    split = cls().split("1")
+    clips = {c.clip_id: c for c in split.train + split.valid + split.test}
+    assert {k: c.target_class for k, c in clips.items()} == {"a.wav": "gunshot", "b.wav": "gunshot", "c.wav": "babycry",
+                                                            "d.wav": "glassbreak", "e.wav": "babycry"}
+    assert clips["e.wav"].events == [Event(1.0, 1.5, "babycry")] and clips["d.wav"].events == []
+    plain = write(tmp_path / "plain.csv", "filename,onset,offset,event_label\na.wav,0,1,dog\nb.wav,,,\nc.wav,,,\n")
+    assert dataset_class(plain).task == "strong events"
+    assert all(c.target_class is None for c in dataset_class(plain)().split("1").test)
+
+
+@pytest.mark.parametrize("rows, labels, message", [
+    ("a.wav,0,1,dog,\n", None, "line 2: the target class is empty (a manifest with a target_class column names the "
+                                "class of every file's mixture)"),
+    ("a.wav,0,1,dog,dog\na.wav,1,2,dog,cat\n", None,
+     "line 3: target class 'cat' of a.wav contradicts target class 'dog' from {manifest}, line 2"),
+    ("a.wav,0,1,dog,dog\nb.wav,,,,cat\n", "dog\n", "line 3: target class 'cat' is not in {labels} (dog)"),
+])
+def test_bad_target_classes(tmp_path, rows, labels, message):
+    for name in ("a", "b", "c"):
+        write_audio(tmp_path / f"{name}.wav")
+    if labels:
+        write(tmp_path / "labels.txt", labels)
+    manifest = write(tmp_path / "m.csv", "filename,onset,offset,event_label,target_class\n" + rows + "c.wav,,,,dog\n")
+    with pytest.raises(DataError) as info:
+        dataset_class(manifest)
+    assert str(info.value) == f"{manifest}, " + message.format(manifest=manifest, labels=tmp_path / "labels.txt")
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -346,7 +385,7 @@ def test_manifest_header_and_split_conflicts(tmp_path):
         write_audio(tmp_path / f"{name}.wav")
     manifest = write(tmp_path / "m.csv", "filename,onset,offset,event_label,sene\n")
     with pytest.raises(DataError, match=r"line 1: unknown column 'sene'; expected the columns filename, onset, "
-                                        r"offset, event_label and optionally split, fold, scene"):
+                                        r"offset, event_label and optionally split, fold, scene, target_class"):
         dataset_class(manifest)
     write(manifest, "filename,onset,offset,event_label,split\na.wav,0,1,dog,train\na.wav,1,2,dog,test\n")
     with pytest.raises(DataError) as info:

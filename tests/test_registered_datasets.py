@@ -17,7 +17,7 @@ from sedbench.data import Event, LabelKind
 from sedbench.dataset import COMPLETE_MARKER, DownloadedDataset
 from sedbench.errors import DataError
 
-GENERATED = {"synth", "synth-mini"}  # generated offline, tested in test_synth.py
+GENERATED = {"synth", "synth-mini", "synth-rare", "synth-rare-mini"}  # generated offline: test_synth*.py
 NAMES = [name for name in registry.datasets.names() if name not in GENERATED]
 TASKS = {"strong events", "clip tags", "rare events"}
 
@@ -281,6 +281,8 @@ def test_rare_events_hold_out_one_fifth_of_each_class(fixtures):
     for label in dataset.labels:
         assert sum(f"_{label}_" in c.clip_id for c in split.valid) == 1
         assert sum(f"_{label}_" in c.clip_id for c in split.train) == 4
+    for clip in split.train + split.valid + split.test:  # each mixture is scored on the class it was made for
+        assert clip.target_class == Path(clip.clip_id).name.split("_")[2]
 
 
 def test_dcase2017_task4_leaves_out_clips_without_audio(fixtures):
