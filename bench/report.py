@@ -16,7 +16,16 @@ LEGACY = ("F1_1s_legacy",)  # TUT-SED 2009's scene-averaged segment F1, for data
 RARE = ("ER_rare", "F1_rare")  # DCASE2017 task 2: onset-only events, 500 ms collar, averaged over classes
 TAGGING = ("F1_tag", "P_tag", "R_tag", "EER")
 TRANSCRIPTION = ("TER",)  # token error rate of CTC systems
-LOWER_IS_BETTER = {"ER_frm", "ER_1s", "ER_event", "ER_rare", "EER", "TER"}
+
+
+class _LowerIsBetter(frozenset):
+    """Metric names where lower is better; a per-class name such as 'ER_rare/babycry' goes with 'ER_rare'."""
+
+    def __contains__(self, metric) -> bool:
+        return super().__contains__(str(metric).split("/", 1)[0])
+
+
+LOWER_IS_BETTER = _LowerIsBetter({"ER_frm", "ER_1s", "ER_event", "ER_rare", "EER", "TER"})
 
 
 def columns(rows: list["Row"]) -> tuple[str, ...]:
@@ -97,10 +106,35 @@ def _summed(records: list[dict], level: str) -> dict[str, float]:
     return counts
 
 
+def _rare_values(records: list[dict]) -> dict[str, float | None]:
+    """DCASE2017 task 2 error rate per class (``ER_rare/<class>``); over several folds also ER_rare / F1_rare,
+    recomputed from the summed onset-only counts of each class, then averaged over classes as the task does."""
+    if not records or not all("rare" in record["metrics"] for record in records):
+        return {}
+    if len(records) == 1:
+        return {f"ER_rare/{label}": scores["ER"] for label, scores in records[0]["metrics"]["rare"]["class_wise"].items()}
+    counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for record in records:
+        for label, scores in record["metrics"]["rare"]["class_wise"].items():
+            for name, value in scores["counts"].items():
+                counts[label][name] += value
+    values: dict[str, float | None] = {}
+    f1s = []
+    for label, c in counts.items():  # one label per metric object: ER = (FN + FP) / Nref
+        values[f"ER_rare/{label}"] = (c["Nfn"] + c["Nfp"]) / c["Nref"] if c["Nref"] else None
+        if c["Nref"]:
+            f1s.append(_f1(c["Ntp"], c["Nsys"], c["Nref"]))
+    ers = [v for v in values.values() if v is not None]
+    values["ER_rare"] = float(np.mean(ers)) if ers else None
+    values["F1_rare"] = float(np.mean(f1s)) if f1s else None
+    return values
+
+
 def _pooled(records: list[dict]) -> dict[str, float]:
     """Headline metrics of one seed; with several folds, recomputed from the summed counts (micro average)."""
     if len(records) == 1 or "frame" not in records[0]["metrics"]:
-        return dict(records[0]["headline"])  # tagging results are not pooled over folds here
+        # tagging results are not pooled over folds here
+        return {**records[0]["headline"], **_rare_values(records[:1])}
     pooled = {}
     for key, level in (("frm", "frame"), ("1s", "1s")):
         c = _summed(records, level)
@@ -118,6 +152,7 @@ def _pooled(records: list[dict]) -> dict[str, float]:
                 for key in ("F1_sum", "segments", "skipped"):
                     scenes[scene][key] += totals[key]
         pooled["F1_1s_legacy"] = legacy_f1_from_sums(dict(scenes))["F1"]
+    pooled.update(_rare_values(records))
     return pooled
 
 
@@ -296,6 +331,13 @@ class ComparedDataset:
     rows: list[ComparedRow]
     measured_order: list[str]
     published_order: list[str]
+    rank_by: str = "F1_frm"  # the metric both orders are ranked by, best first
+    notes: list[str] = field(default_factory=list)  # published values that come from other data than the runs'
+
+    @property
+    def order_separator(self) -> str:
+        """'a > b' reads "a's value is higher", 'a < b' "lower": either way the better one comes first."""
+        return " < " if self.rank_by in LOWER_IS_BETTER else " > "
 
 
 @dataclass
@@ -313,6 +355,8 @@ def compare_with_paper(rows: list[Row], paper: str) -> PaperComparison:
     published = load_published(paper)
     metrics = published["metrics"]
     order = {name: i for i, name in enumerate(published["systems"])}
+    rank_by = published.get("rank_by", "F1_frm")
+    sign = 1 if rank_by in LOWER_IS_BETTER else -1  # sort keys that put the best first
     compared = []
     for key, info in published["datasets"].items():
         for dataset in [key, *info.get("stand_ins", [])]:
@@ -321,20 +365,27 @@ def compare_with_paper(rows: list[Row], paper: str) -> PaperComparison:
             if not members:
                 continue
             same = dataset == key
+            other_data = info.get("other_data", {})  # metric -> the data its published values come from
             lines = []
             for row in members:
                 cells = {}
                 for metric in metrics:
                     paper_values = info["values"].get(row.system, {}).get(metric)
                     stats = row.mean_std(metric)
-                    delta = stats[0] - paper_values[0] if same and paper_values and stats else None
+                    comparable = same and metric not in other_data
+                    delta = stats[0] - paper_values[0] if comparable and paper_values and stats else None
                     cells[metric] = ComparedCell(stats, tuple(paper_values) if paper_values else None, delta)
                 lines.append(ComparedRow(row, cells))
-            ranked = sorted((r for r in members if r.mean_std("F1_frm")), key=lambda r: -r.mean_std("F1_frm")[0])
+            ranked = sorted((r for r in members if r.mean_std(rank_by)), key=lambda r: sign * r.mean_std(rank_by)[0])
+            published_ranked = [s for s in info["values"] if info["values"][s].get(rank_by)]
             compared.append(ComparedDataset(
                 dataset=dataset, paper_dataset=info["name"], stand_in=not same, rows=lines,
                 measured_order=[f"{r.system} ({r.profile})" for r in ranked],
-                published_order=sorted(info["values"], key=lambda s: -info["values"][s]["F1_frm"][0]),
+                published_order=sorted(published_ranked, key=lambda s: sign * info["values"][s][rank_by][0]),
+                rank_by=rank_by,
+                notes=[f"Published {', '.join(m for m in metrics if other_data.get(m) == source)}: {source}"
+                       + ("; no difference is computed." if same else ".")
+                       for source in dict.fromkeys(other_data[m] for m in metrics if m in other_data)],
             ))
     return PaperComparison(paper=paper, table=published["table"], citation=published["citation"],
                            caption=published["caption"], metrics=metrics, datasets=compared)
@@ -372,8 +423,11 @@ def paper_table(rows: list[Row], paper: str) -> str:
                     text += f", Δ {format_delta(cell.delta, metric)}"
                 cells.append(text + ")")
             out.write(f"| {line.row.system} | {line.row.profile} | {len(line.row.seeds)} | " + " | ".join(cells) + " |\n")
-        out.write(f"\nF1_frm ordering, measured: {' > '.join(section.measured_order)}; "
-                  f"published: {' > '.join(section.published_order)}.\n\n")
+        separator = section.order_separator
+        out.write(f"\n{section.rank_by} ordering, measured: {separator.join(section.measured_order)}; "
+                  f"published: {separator.join(section.published_order)}.\n\n")
+        for note in section.notes:
+            out.write(f"{note}\n\n")
     if not comparison.datasets:
         published = load_published(paper)
         datasets = ", ".join(k for k in published["datasets"]) + " (or stand-ins: " + ", ".join(
