@@ -238,18 +238,21 @@ class WeakCRNN(System):
     Config = WeakCRNNConfig
     profiles = {
         "paper": {},
-        # About 3-4 minutes on synth-weak with 2 idle CPU cores: one training step of 16 clips took 0.75 s
-        # (best of 8, under `nice -n 19` on a shared 2-core machine), so an epoch of 300 clips is about 14 s and
-        # 12 epochs about 3 minutes, plus feature extraction (first run), validation and test.
+        # Sized for 3-4 minutes on synth-weak with 2 CPU cores: a 40 ms hop (250 frames per clip) halves the GRU
+        # steps. One training step of 16 clips took 0.34 s (one thread, best of 5, `nice -n 19` on the shared
+        # machine), i.e. about 7 s per epoch of 300 clips; a whole run (features, 25 epochs, test) took 216 s on
+        # one pinned core of the partly loaded machine (validation tag F1 was still rising at epoch 25).
         "quick": {
             "sample_rate": 22050,
+            "frame_seconds": 0.08,
+            "hop_seconds": 0.04,
             "conv_maps": 16,
             "rnn_units": (16, 16),
             "fc_units": (16,),
             "dropout": 0.25,
             "batch_size": 16,
-            "max_epochs": 12,
-            "patience": 4,
+            "max_epochs": 25,
+            "patience": 6,
         },
     }
     # synth-weak is generated at 22.05 kHz: no point in computing features at 44.1 kHz there
