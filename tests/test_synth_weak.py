@@ -104,3 +104,23 @@ def test_weak_crnn_runs_end_to_end_on_tags_and_is_scored_on_events_and_tags(mini
     assert {"F1_1s", "ER_1s", "F1_tag", "P_tag", "R_tag", "EER"} <= set(record["headline"])
     assert set(record["metrics"]["tags"]["class_wise"]) == set(mini.labels)
     assert record["metrics"]["1s"]["overall"]["counts"]["Nref"] > 0  # test clips are scored on their events
+
+
+@pytest.mark.slow
+def test_one_sweep_command_runs_every_weight_pair(mini, tmp_path):
+    from typer.testing import CliRunner
+
+    from sedbench.cli import app
+    from sedbench.records import load_records
+
+    tiny = ["conv_maps=4", "rnn_units=(4,)", "fc_units=(4,)", "max_epochs=1", "batch_size=8"]
+    result = CliRunner().invoke(app, [
+        "run", "--system", "weak-crnn", "--dataset", "synth-weak-mini", "--sweep", "strong_weight=0.02,1",
+        "--set", "weak_weight=1", *[arg for item in tiny for arg in ("--set", item)], "--quiet",
+        "--data-dir", str(mini.data_dir), "--cache-dir", str(tmp_path / "cache"), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    records = load_records(tmp_path / "runs")
+    assert sorted((r["config"]["strong_weight"], r["config"]["weak_weight"]) for r in records) == [(0.02, 1), (1, 1)]
+    assert sorted(r["overrides"]["strong_weight"] for r in records) == ["0.02", "1"]
+    assert "weak-crnn on synth-weak-mini (quick, strong_weight=0.02, 1 seed(s), folds 1):" in result.output
+    assert "weak-crnn on synth-weak-mini (quick, strong_weight=1.0, 1 seed(s), folds 1):" in result.output
