@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import warnings
@@ -47,6 +48,54 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
+def parse_sweep(items: list[str], overrides: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """``--sweep key=v1,v2,...`` (repeatable) -> one override dict per combination of the values (their cartesian
+    product, keys in the order given), each also holding the ``--set`` overrides.
+
+    Values are split at commas outside parentheses, so tuple settings sweep too: ``pool_sizes=(5,2,2),(2,2,2)``.
+    Unknown keys and unparsable values are left to the system's config, which names the settings it has.
+    """
+    overrides = dict(overrides or {})
+    axes: dict[str, list[str]] = {}
+    for item in items:
+        for part in item.split():
+            key, equals, text = part.partition("=")
+            key = key.strip()
+            if not equals or not key:
+                raise ConfigError(f"--sweep expects key=value1,value2,..., got {part!r}")
+            if key in overrides:
+                raise ConfigError(f"setting {key!r} is given both in --set and --sweep; give it in one of them")
+            if key in axes:
+                raise ConfigError(f"--sweep gives setting {key!r} twice; list all its values in one {key}=v1,v2,...")
+            values = _sweep_values(key, text)
+            repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if repeated is not None:
+                raise ConfigError(f"--sweep lists value {repeated!r} of setting {key!r} twice")
+            axes[key] = values
+    return [{**overrides, **dict(zip(axes, combination))} for combination in itertools.product(*axes.values())]
+
+
+def _sweep_values(key: str, text: str) -> list[str]:
+    values, current, depth = [], "", 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+        if char == "," and depth == 0:
+            values.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if depth != 0:
+        raise ConfigError(f"--sweep {key}={text} has unbalanced parentheses")
+    values.append(current.strip())
+    if not any(values):
+        raise ConfigError(f"--sweep {key}= lists no values; expected {key}=value1,value2,...")
+    if not all(values):
+        raise ConfigError(f"--sweep {key}={text} has an empty value; expected {key}=value1,value2,...")
+    return values
+
+
 def _parse_shifts(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(part) for part in text.replace(" ", "").split(",") if part)
@@ -69,6 +118,8 @@ def run(
     fold: str = typer.Option("all", help="Fold to run, or 'all'."),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     set_: List[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
+    sweep: List[str] = typer.Option([], "--sweep", help="Run every value: key=v1,v2,... (repeatable; the cartesian "
+                                    "product of all --sweep values, each with the --set overrides)."),
     median_filter: int = typer.Option(1, help="Median filter window in frames applied before thresholding (1 = off)."),
     metrics_backend: str = typer.Option("fast", help="fast (vectorized, equal to sed_eval) | sed_eval"),
     pitch_shift: str = typer.Option("", help="Also score test audio pitch-shifted by these quartertones, e.g. -2,-1,1,2."),
@@ -80,31 +131,41 @@ def run(
     """Train and evaluate SYSTEM on DATASET; write one run record per fold and seed."""
     from .runner import JobSpec, run_job
     from .report import columns, summarize
+    from .system import build_config
 
     overrides = _parse_overrides(set_)
+    combinations = parse_sweep(sweep, overrides)
+    swept = [key for key in combinations[0] if key not in overrides]
     shifts = _parse_shifts(pitch_shift)
     dataset_cls = registry.resolve_dataset(dataset)  # first: a bad dataset path fails without loading torch
     system_cls = registry.systems.get(system)
+    for combination in combinations:  # an unknown setting or a bad value fails before any training
+        build_config(system_cls, profile, combination, dataset=dataset_cls.name)
     folds = list(dataset_cls.folds) if fold == "all" else [fold]
     where = _locations(data_dir, cache_dir, runs_dir)
     log = (lambda message: None) if quiet else _echo
     records = []
-    for seed_value in range(seed, seed + seeds):
-        for fold_name in folds:
-            _echo(f"== {system_cls.name} on {dataset_cls.name}, fold {fold_name}, seed {seed_value}, profile {profile}")
-            job = JobSpec(system=system, dataset=dataset, fold=fold_name, seed=seed_value, profile=profile,
-                          overrides=overrides, device=device, median_filter_frames=median_filter,
-                          metrics_backend=metrics_backend, pitch_shifts=shifts)
-            record, path = run_job(job, where, log=log)
-            records.append(record)
-            head = record["headline"]
-            _echo(
-                "   " + "  ".join(f"{k} {_fmt(v)}" for k, v in head.items())
-                + f"  ({record['timings']['total']:.1f} s) -> {path}"
-            )
+    for combination in combinations:
+        settings = "".join(f", {key}={combination[key]}" for key in swept)
+        for seed_value in range(seed, seed + seeds):
+            for fold_name in folds:
+                _echo(f"== {system_cls.name} on {dataset_cls.name}, fold {fold_name}, seed {seed_value}, "
+                      f"profile {profile}{settings}")
+                job = JobSpec(system=system, dataset=dataset, fold=fold_name, seed=seed_value, profile=profile,
+                              overrides=combination, device=device, median_filter_frames=median_filter,
+                              metrics_backend=metrics_backend, pitch_shifts=shifts)
+                record, path = run_job(job, where, log=log)
+                records.append(record)
+                head = record["headline"]
+                _echo(
+                    "   " + "  ".join(f"{k} {_fmt(v)}" for k, v in head.items())
+                    + f"  ({record['timings']['total']:.1f} s) -> {path}"
+                )
     rows = summarize(records)
     for row in rows:
-        typer.echo(f"{row.system} on {row.dataset} ({row.profile}, {len(row.seeds)} seed(s), folds {', '.join(row.folds)}):")
+        settings = "".join(f", {key}={row.config.get(key)}" for key in swept)
+        typer.echo(f"{row.system} on {row.dataset} ({row.profile}{settings}, {len(row.seeds)} seed(s), "
+                   f"folds {', '.join(row.folds)}):")
         for metric in columns([row]):
             stats = row.mean_std(metric)
             if stats:
@@ -184,7 +245,7 @@ def report(
 
     if paper:
         load_published(paper)  # unknown paper: say so before reading records
-    rows, count = _summarized_records(runs_dir)
+    rows, count = _summarized_records(runs_dir, allow_empty=bool(paper))  # a paper table says what to run
     if paper:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"{paper}.md"
@@ -197,12 +258,12 @@ def report(
     typer.echo(f"{count} run records -> {', '.join(str(path) for path in written)}")
 
 
-def _summarized_records(runs_dir: Path):
+def _summarized_records(runs_dir: Path, allow_empty: bool = False):
     from .records import load_records
     from .report import summarize
 
     records = load_records(runs_dir)
-    if not records:
+    if not records and not allow_empty:
         raise SedbenchError(f"no run records found under {runs_dir}; run `sedbench run ...` first")
     return summarize(records), len(records)
 

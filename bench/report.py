@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -282,7 +283,7 @@ def write_reports(rows: list[Row], out_dir: Path) -> list[Path]:
     table.write_text(csv_text(rows), encoding="utf-8")
     written = [md, table]
     for paper in published_papers():
-        if compare_with_paper(rows, paper).datasets:
+        if paper_has_rows(rows, paper):
             path = out_dir / f"{paper}.md"
             path.write_text(paper_table(rows, paper), encoding="utf-8")
             written.append(path)
@@ -353,6 +354,9 @@ class PaperComparison:
 def compare_with_paper(rows: list[Row], paper: str) -> PaperComparison:
     """Measured rows beside a paper's published table: the one source for both the Markdown table and the page."""
     published = load_published(paper)
+    if published.get("layout"):  # tables of another shape have their own section below; nothing for the page
+        return PaperComparison(paper=paper, table=published["table"], citation=published["citation"],
+                               caption=published["caption"], metrics=published["metrics"], datasets=[])
     metrics = published["metrics"]
     order = {name: i for i, name in enumerate(published["systems"])}
     rank_by = published.get("rank_by", "F1_frm")
@@ -405,6 +409,8 @@ def format_delta(delta: float | None, metric: str) -> str:
 
 def paper_table(rows: list[Row], paper: str) -> str:
     """The paper's result table regenerated from run records, published numbers beside the measured ones."""
+    if load_published(paper).get("layout") == LOSS_WEIGHTS:
+        return loss_weight_table(rows, load_published(paper))
     comparison = compare_with_paper(rows, paper)
     metrics = comparison.metrics
     out = io.StringIO()
@@ -433,4 +439,120 @@ def paper_table(rows: list[Row], paper: str) -> str:
         datasets = ", ".join(k for k in published["datasets"]) + " (or stand-ins: " + ", ".join(
             s for v in published["datasets"].values() for s in v.get("stand_ins", [])) + ")"
         out.write(f"No run records of the paper's systems on {datasets} yet.\n")
+    return out.getvalue()
+
+
+def paper_has_rows(rows: list[Row], paper: str) -> bool:
+    """Whether the run records cover any of the paper's datasets (or stand-ins), so its table is worth writing."""
+    published = load_published(paper)
+    if published.get("layout") == LOSS_WEIGHTS:
+        return bool(_loss_weight_rows(rows, published))
+    return bool(compare_with_paper(rows, paper).datasets)
+
+
+# --------------------------------------------------------------------------- loss-weight tables (adavanne2017)
+
+LOSS_WEIGHTS = "loss_weights"  # "layout" of a table whose rows are (strong weight, weak weight) pairs of one system
+
+
+def _weight_pair(values: dict, keys: list[str]) -> tuple[float, ...] | None:
+    try:
+        return tuple(round(float(values[key]), 9) for key in keys)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _loss_weight_rows(rows: list[Row], published: dict) -> list[Row]:
+    datasets = {name for key, info in published["datasets"].items() for name in [key, *info.get("stand_ins", [])]}
+    return [r for r in rows if r.system == published["system"] and r.dataset in datasets
+            and _weight_pair(r.config, published["weights"]) is not None]
+
+
+def _weight_text(value: float) -> str:
+    return f"{value:g}"
+
+
+def _loss_weight_cell(row: Row, metric: str, paper_value: float | None, same_data: bool) -> str:
+    digits_ = 2 if metric.startswith("ER") else 1
+    stats = row.mean_std(metric)
+    measured = "—" if stats is None else (f"{stats[0]:.{digits_}f} ± {stats[1]:.{digits_}f}" if len(row.seeds) > 1
+                                         else f"{stats[0]:.{digits_}f}")
+    if paper_value is None:
+        return f"{measured} (paper —)"
+    text = f"{measured} (paper {paper_value:.{digits_}f}"
+    if same_data and stats is not None:
+        text += f", Δ {stats[0] - paper_value:+.{digits_}f}"
+    return text + ")"
+
+
+def _missing_pairs_text(dataset: str, profile: str, missing: list[tuple[float, ...]], keys: list[str],
+                        system: str) -> str:
+    """The command of each missing pair and, when the pairs form a product, one --sweep command for all of them."""
+    base = f"sedbench run --system {system} --dataset {dataset}" + ("" if profile == "quick" else f" --profile {profile}")
+    lines = [base + "".join(f" --set {key}={_weight_text(value)}" for key, value in zip(keys, pair))
+             for pair in missing]
+    text = "Run them one pair at a time:\n\n" + "".join(f"    {line}\n" for line in lines)
+    axes = [sorted({pair[i] for pair in missing}) for i in range(len(keys))]
+    if len(missing) > 1 and math.prod(len(axis) for axis in axes) == len(missing):
+        parts = [f" --sweep {key}={','.join(map(_weight_text, axis))}" if len(axis) > 1
+                 else f" --set {key}={_weight_text(axis[0])}" for key, axis in zip(keys, axes)]
+        text += "\nor all of them in one command:\n\n    " + base + "".join(parts) + "\n"
+    return text
+
+
+def loss_weight_table(rows: list[Row], published: dict) -> str:
+    """One line per loss-weight pair of the paper's system, measured (mean ± std over seeds) beside the paper's.
+
+    Pairs of the paper's sweep without run records are listed with the command that produces them.
+    """
+    keys, metrics, system = published["weights"], published["metrics"], published["system"]
+    paper_rows = {_weight_pair(r, keys): r["values"] for r in published["rows"]}
+    paper_order = list(paper_rows)
+    sweep = [tuple(round(float(v), 9) for v in combo)
+             for combo in itertools.product(*(published["sweep"][key] for key in keys))]
+    dataset_order = [name for key, info in published["datasets"].items() for name in [key, *info.get("stand_ins", [])]]
+    paper_dataset = {name: (key, info["name"]) for key, info in published["datasets"].items()
+                     for name in [key, *info.get("stand_ins", [])]}
+    members = _loss_weight_rows(rows, published)
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in members:
+        groups[(row.dataset, row.profile)].append(row)
+    out = io.StringIO()
+    out.write(f"# {published['table']} of {published['paper']}, regenerated\n\n{published['citation']}\n\n"
+              f"{published['caption']}\n\n")
+    headers = [key.replace("_", " ") for key in keys]
+    for dataset, profile in sorted(groups, key=lambda g: (dataset_order.index(g[0]), g[1])):
+        key, name = paper_dataset[dataset]
+        same = dataset == key
+        out.write(f"## {dataset}, profile {profile}" + ("" if same else f" — a stand-in for {name}: the published "
+                  "numbers are on different data, so no difference is computed") + "\n\n")
+        out.write("| " + " | ".join(headers) + " | seeds | " + " | ".join(metrics) + " | config |\n")
+        out.write("|" + "---|" * (len(keys) + len(metrics) + 2) + "\n")
+
+        def order(row: Row):
+            pair = _weight_pair(row.config, keys)
+            return (paper_order.index(pair) if pair in paper_rows else len(paper_order), pair, row.config_hash)
+
+        for row in sorted(groups[(dataset, profile)], key=order):
+            pair = _weight_pair(row.config, keys)
+            values = paper_rows.get(pair, {})
+            cells = [_loss_weight_cell(row, metric, values.get(metric), same) for metric in metrics]
+            out.write("| " + " | ".join(map(_weight_text, pair)) + f" | {len(row.seeds)} | " + " | ".join(cells)
+                      + f" | {row.config_hash[:12]} |\n")
+        found = {_weight_pair(row.config, keys) for row in groups[(dataset, profile)]}
+        missing = [pair for pair in sweep if pair not in found]
+        if missing:
+            out.write(f"\nSweep pairs ({', '.join(keys)}) without run records here: "
+                      + ", ".join("(" + ", ".join(map(_weight_text, pair)) + ")" for pair in missing) + ". "
+                      + _missing_pairs_text(dataset, profile, missing, keys, system))
+        out.write("\n")
+    if not groups:
+        datasets = ", ".join(dataset_order)
+        target = next((name for name in dataset_order if name not in published["datasets"]), dataset_order[0])
+        out.write(f"No run records of {system} on {datasets} yet; the paper's sweep pairs on {target}. "
+                  + _missing_pairs_text(target, "quick", sweep, keys, system))
+        out.write("\n")
+    out.write("Tagging metrics come from output 2 (thresholded clip tags), detection metrics from output 1 "
+              "(thresholded frame outputs scored in 1 s segments); P, R and F1 in %, ER as a ratio; mean ± sample "
+              "std over seeds.\n")
     return out.getvalue()

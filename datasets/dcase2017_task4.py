@@ -1,6 +1,7 @@
 """``dcase2017-task4``: DCASE2017 task 4, large-scale weakly supervised sound event detection for smart cars.
 
-17 AudioSet classes; training clips carry weak (clip-level) labels only, test clips
+17 AudioSet classes in 51,172 training and 488 testing clips of at most 10 s (the subset of
+Adavanne & Virtanen 2017); training clips carry weak (clip-level) labels only, test clips
 carry strong (onset/offset) labels and their weak labels as tags. The label files are
 downloaded by `sedbench datasets fetch` (dcase_util 0.2.20's
 DCASE2017_Task4tagging_DevelopmentSet lists them with sizes and md5s); the audio is
@@ -60,7 +61,8 @@ def _label_file(filename: str, size: int, md5: str) -> RemoteFile:
 @register_dataset("dcase2017-task4")
 class Dcase2017Task4(CorpusDataset):
     name = "dcase2017-task4"
-    description = "DCASE2017 task 4: 10 s YouTube clips, 17 vehicle/warning classes, weak training labels"
+    description = ("DCASE2017 task 4: 10 s YouTube clips (51,172 training, 488 testing), 17 vehicle/warning classes, "
+                   "weak training labels")
     paper = MESAROS2017_TASK4
     license = "labels: Apache-2.0 (APACHE_LICENSE.txt); audio: YouTube, the uploaders' terms"
     task = "strong events"

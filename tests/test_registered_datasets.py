@@ -17,7 +17,7 @@ from sedbench.data import Event, LabelKind
 from sedbench.dataset import COMPLETE_MARKER, DownloadedDataset
 from sedbench.errors import DataError
 
-GENERATED = {"synth", "synth-mini", "synth-rare", "synth-rare-mini"}  # generated offline: test_synth*.py
+GENERATED = {"synth", "synth-mini", "synth-rare", "synth-rare-mini", "synth-weak", "synth-weak-mini"}  # generated offline: test_synth*.py
 NAMES = [name for name in registry.datasets.names() if name not in GENERATED]
 TASKS = {"strong events", "clip tags", "rare events"}
 
