@@ -7,9 +7,9 @@ import json
 import os
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .audio import audio_info
 from .data import AudioClip, Event, LabelKind, Paper, Split
@@ -99,6 +99,40 @@ class Dataset(ABC):
         path = self.root / relative
         rate, frames, _ = audio_info(path)
         return AudioClip(clip_id=relative, path=path, events=events, duration=frames / rate)
+
+
+GENERATED_MARKER = "COMPLETE"  # written last by a generator; holds its generator id
+
+
+def generator_id(spec: Any, version: int, **extra: Any) -> str:
+    """What a generated dataset's marker holds: the generator's version and settings (another id regenerates)."""
+    return json.dumps({"generator": version, **extra, "spec": asdict(spec)}, sort_keys=True)
+
+
+class GeneratedDataset(Dataset):
+    """A dataset sedbench generates offline, deterministically from ``spec``.
+
+    ``generate`` writes into a staging folder, renames it into place and writes GENERATED_MARKER last with
+    ``generator_id()``; a missing marker, or one from other settings or another generator version, regenerates.
+    """
+
+    spec: ClassVar[Any]
+
+    @abstractmethod
+    def generator_id(self) -> str:
+        """The id the marker of a finished generation holds (``generator_id(spec, version, ...)``)."""
+
+    @abstractmethod
+    def generate(self) -> None:
+        """Write the whole dataset under ``root`` (staging folder + rename, marker last)."""
+
+    def is_present(self) -> bool:
+        marker = self.root / GENERATED_MARKER
+        return marker.is_file() and marker.read_text().strip() == self.generator_id()
+
+    def prepare(self) -> None:
+        if not self.is_present():
+            self.generate()
 
 
 class DownloadedDataset(Dataset):
