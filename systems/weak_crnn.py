@@ -17,7 +17,7 @@ clips have no frame labels); the weights of the epoch with the lowest validation
 
 Sources (the ``paper`` profile):
 
-- slides (/work/shared/papers/adavanne2017-weak-label-crnn-slides.md): input = log mel band
+- slides (Adavanne & Virtanen, DCASE 2017 workshop slides, "Results" table): input = log mel band
   energies of the complete 10 s clip, zero-padded; conv -> recurrent -> fully connected layers;
   output 1 frame-wise (time-distributed), output 2 "sequence input and number of classes output";
   two losses with separate weights; "218,000 trainable weights".
