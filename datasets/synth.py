@@ -52,10 +52,14 @@ class SynthSpec:
     recipe: MixingRecipe = field(default_factory=MixingRecipe)
 
     def partition_counts(self, total: int) -> dict[str, int]:
-        """60/20/20, with at least one item in each partition."""
-        valid = max(1, round(total * 0.2))
-        test = max(1, round(total * 0.2))
-        return {"train": total - valid - test, "validate": valid, "test": test}
+        return partition_counts(total)
+
+
+def partition_counts(total: int) -> dict[str, int]:
+    """60/20/20, with at least one item in each partition."""
+    valid = max(1, round(total * 0.2))
+    test = max(1, round(total * 0.2))
+    return {"train": total - valid - test, "validate": valid, "test": test}
 
 
 class _SynthBase(GeneratedDataset):

@@ -41,7 +41,7 @@ from sedbench.errors import DataError
 from sedbench.registry import register_dataset
 from sedbench.synthesis import SOUND_CLASSES, MixingRecipe, mix
 
-from .synth import PARTITIONS, render_partition_instances
+from .synth import PARTITIONS, partition_counts, render_partition_instances
 
 GENERATOR_VERSION = 1  # bump when the generated audio changes, so caches regenerate
 
@@ -70,9 +70,7 @@ class WeakSynthSpec:
 
     def partition_counts(self, total: int) -> dict[str, int]:
         """Isolated instances per partition: 60/20/20, at least one in each (as synth)."""
-        valid = max(1, round(total * 0.2))
-        test = max(1, round(total * 0.2))
-        return {"train": total - valid - test, "validate": valid, "test": test}
+        return partition_counts(total)
 
 
 class _WeakSynthBase(GeneratedDataset):
