@@ -23,8 +23,9 @@ import numpy as np
 import soundfile as sf
 
 from sedbench import __version__
-from sedbench.data import LabelKind, Paper, Split
-from sedbench.dataset import GENERATED_MARKER, GeneratedDataset, generator_id, read_annotation_file, read_list_file, write_annotation_file
+from sedbench.data import AudioClip, LabelKind, Paper, Split
+from sedbench.dataset import (GENERATED_MARKER, GeneratedDataset, generator_id, read_annotation_file, read_list_file,
+                              write_annotation_file)
 from sedbench.errors import DataError
 from sedbench.registry import register_dataset
 from sedbench.synthesis import SOUND_CLASSES, MixingRecipe, mix, render_instance
@@ -76,20 +77,25 @@ class _SynthBase(GeneratedDataset):
         generate(self.root, self.spec)
 
     def split(self, fold: str) -> Split:
-        if fold not in self.folds:
-            raise DataError(f"dataset {self.name!r} has folds {', '.join(self.folds)}; got fold {fold!r}")
-        self.prepare()
-        parts = {}
-        for partition in PARTITIONS:
-            clips = []
-            for relative in read_list_file(self.root / "evaluation_setup" / f"{partition}.txt"):
-                annotation = self.root / "annotations" / (Path(relative).stem + ".txt")
-                rows = read_annotation_file(annotation)
-                events = [event for _, event in rows]
-                self.check_labels(events, str(annotation))
-                clips.append(self.clip(relative, events))
-            parts[partition] = clips
+        parts = read_partitions(self, fold)
         return Split(fold=fold, train=parts["train"], valid=parts["validate"], test=parts["test"])
+
+
+def read_partitions(dataset: GeneratedDataset, fold: str) -> dict[str, list[AudioClip]]:
+    """partition -> clips with their events, from the evaluation_setup lists and annotations of a generated set."""
+    if fold not in dataset.folds:
+        raise DataError(f"dataset {dataset.name!r} has folds {', '.join(dataset.folds)}; got fold {fold!r}")
+    dataset.prepare()
+    parts = {}
+    for partition in PARTITIONS:
+        clips = []
+        for relative in read_list_file(dataset.root / "evaluation_setup" / f"{partition}.txt"):
+            annotation = dataset.root / "annotations" / (Path(relative).stem + ".txt")
+            events = [event for _, event in read_annotation_file(annotation)]
+            dataset.check_labels(events, str(annotation))
+            clips.append(dataset.clip(relative, events))
+        parts[partition] = clips
+    return parts
 
 
 @register_dataset("synth")

@@ -35,13 +35,12 @@ import numpy as np
 import soundfile as sf
 
 from sedbench import __version__
-from sedbench.data import AudioClip, LabelKind, Paper, Split
-from sedbench.dataset import GENERATED_MARKER, GeneratedDataset, generator_id, read_annotation_file, read_list_file, write_annotation_file
-from sedbench.errors import DataError
+from sedbench.data import LabelKind, Paper, Split
+from sedbench.dataset import GENERATED_MARKER, GeneratedDataset, generator_id, write_annotation_file
 from sedbench.registry import register_dataset
 from sedbench.synthesis import SOUND_CLASSES, MixingRecipe, mix
 
-from .synth import PARTITIONS, partition_counts, render_partition_instances
+from .synth import PARTITIONS, partition_counts, read_partitions, render_partition_instances
 
 GENERATOR_VERSION = 1  # bump when the generated audio changes, so caches regenerate
 
@@ -88,22 +87,12 @@ class _WeakSynthBase(GeneratedDataset):
         generate(self.root, self.spec)
 
     def split(self, fold: str) -> Split:
-        if fold not in self.folds:
-            raise DataError(f"dataset {self.name!r} has folds {', '.join(self.folds)}; got fold {fold!r}")
-        self.prepare()
-        parts: dict[str, list[AudioClip]] = {}
-        for partition in PARTITIONS:
-            clips = []
-            for relative in read_list_file(self.root / "evaluation_setup" / f"{partition}.txt"):
-                annotation = self.root / "annotations" / (Path(relative).stem + ".txt")
-                events = [event for _, event in read_annotation_file(annotation)]
-                self.check_labels(events, str(annotation))
-                clip = self.clip(relative, events)
-                clip.tags = tuple(label for label in self.labels if any(e.label == label for e in events))
+        parts = read_partitions(self, fold)
+        for partition, clips in parts.items():
+            for clip in clips:
+                clip.tags = tuple(label for label in self.labels if any(e.label == label for e in clip.events))
                 if partition != "test":  # weak labels only: the timing stays on disk, unseen by training
                     clip.events = []
-                clips.append(clip)
-            parts[partition] = clips
         return Split(fold=fold, train=parts["train"], valid=parts["validate"], test=parts["test"])
 
 
