@@ -123,6 +123,8 @@ def run(
     median_filter: int = typer.Option(1, help="Median filter window in frames applied before thresholding (1 = off)."),
     metrics_backend: str = typer.Option("fast", help="fast (vectorized, equal to sed_eval) | sed_eval"),
     pitch_shift: str = typer.Option("", help="Also score test audio pitch-shifted by these quartertones, e.g. -2,-1,1,2."),
+    track_test: bool = typer.Option(False, help="Also score the test set after every epoch, for learning curves "
+                                    "(systems that report epochs; never used to select a model)."),
     data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
     cache_dir: Path = typer.Option(None, help="Feature cache [env SEDBENCH_CACHE]."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run records are written."),
@@ -153,7 +155,7 @@ def run(
                       f"profile {profile}{settings}")
                 job = JobSpec(system=system, dataset=dataset, fold=fold_name, seed=seed_value, profile=profile,
                               overrides=combination, device=device, median_filter_frames=median_filter,
-                              metrics_backend=metrics_backend, pitch_shifts=shifts)
+                              metrics_backend=metrics_backend, pitch_shifts=shifts, track_test=track_test)
                 record, path = run_job(job, where, log=log)
                 records.append(record)
                 head = record["headline"]

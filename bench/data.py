@@ -88,6 +88,8 @@ class Detections:
     """A system's output for one clip when it produces events directly."""
 
     events: list[Event]
+    # transcription systems (CTC): the decoded boundary tokens (sedbench.tokens.TimedToken); scored by token error rate
+    tokens: list | None = None
 
 
 @dataclass

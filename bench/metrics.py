@@ -106,8 +106,8 @@ def headline(scores: dict) -> dict[str, float]:
     """The paper's four numbers plus event-based F1 / ER (F1 in %, as the paper reports it).
 
     ``F1_1s_legacy`` is added only when the scores have the legacy scene-averaged F1 (datasets with scenes),
-    ``ER_rare`` / ``F1_rare`` only with DCASE2017 task 2's rare-event scores, and the tagging numbers only when
-    the system also tagged the clips.
+    ``ER_rare`` / ``F1_rare`` only with DCASE2017 task 2's rare-event scores, the tagging numbers only when
+    the system also tagged the clips, and ``TER`` (token error rate, %) only when it transcribed boundary tokens.
     """
     result = {
         "F1_frm": scores["frame"]["overall"]["F1"],
@@ -124,6 +124,8 @@ def headline(scores: dict) -> dict[str, float]:
         result["F1_rare"] = scores["rare"]["average"]["F1"]
     if "tags" in scores:
         result.update(tag_headline(scores["tags"]))
+    if "transcription" in scores:
+        result["TER"] = scores["transcription"]["TER"]
     return result
 
 
@@ -328,4 +330,34 @@ def score_tags(
                     "EER": _clean(class_wise[label]["eer"]["eer"]) if class_wise[label]["eer"]["eer"] is not None else None}
             for label in labels
         },
+    }
+
+
+def token_error_rate(references: dict[str, list], hypotheses: dict[str, list]) -> dict:
+    """Token error rate of boundary-token transcriptions (Wang & Metze 2017), computed as word error rate is.
+
+    Per file the Levenshtein alignment between reference and decoded tokens gives substitutions, deletions and
+    insertions; these and the reference lengths are summed over all files, and TER = (S + D + I) / N in %.
+    A file missing from ``hypotheses`` counts as an empty transcription. With no reference tokens at all the
+    TER is undefined (None).
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    counts = {"S": 0, "D": 0, "I": 0, "N": 0}
+    per_file = {}
+    for clip_id in sorted(references):
+        reference, hypothesis = list(references[clip_id]), list(hypotheses.get(clip_id, []))
+        operations = [op[0] for op in Levenshtein.editops(reference, hypothesis).as_list()]
+        file_counts = {"S": operations.count("replace"), "D": operations.count("delete"),
+                       "I": operations.count("insert"), "N": len(reference)}
+        for key, value in file_counts.items():
+            counts[key] += value
+        per_file[clip_id] = file_counts
+    errors = counts["S"] + counts["D"] + counts["I"]
+    return {
+        "TER": 100.0 * errors / counts["N"] if counts["N"] else None,
+        "errors": errors,
+        **counts,
+        "hypothesis_tokens": sum(len(h) for h in hypotheses.values()),
+        "files": per_file,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -29,6 +30,17 @@ def record_path(runs_dir: Path, record: dict) -> Path:
     )
 
 
+def json_safe(value):
+    """``value`` with NaN and infinite floats as None (JSON has no NaN; a diverged loss is still worth recording)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def write_record(path: Path, record: dict) -> Path:
     """Temp file in the same folder + fsync + rename: a reader sees the old file or the whole new one."""
     path = Path(path)
@@ -36,7 +48,7 @@ def write_record(path: Path, record: dict) -> Path:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(record, out, indent=1, sort_keys=False, allow_nan=False)
+            json.dump(json_safe(record), out, indent=1, sort_keys=False, allow_nan=False)
             out.write("\n")
             out.flush()
             os.fsync(out.fileno())

@@ -22,6 +22,7 @@ from .features import FeatureCache, LogMelSpec, Standardizer, event_roll
 from .postprocess import PostProcessing
 from .records import SCHEMA_VERSION, config_hash, environment, record_path, write_record
 from .system import RunContext, build_config, config_dict
+from .tokens import boundary_tokens, check_timed_tokens
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class JobSpec:
     median_filter_frames: int = 1
     metrics_backend: str = "fast"
     pitch_shifts: tuple[float, ...] = ()  # quartertones; test audio re-evaluated shifted (Cakir et al. Fig. 5)
+    track_test: bool = False  # score the test set after each epoch, for learning curves only (Wang & Metze Fig. 2)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,10 @@ def check_output(output, clip: FeatureClip, labels: tuple[str, ...], system: str
                 raise SystemOutputError(f"{where}: detected label {event.label!r} is not in the dataset's label list")
             if not (math.isfinite(event.onset) and math.isfinite(event.offset)) or not 0 <= event.onset <= event.offset:
                 raise SystemOutputError(f"{where}: event {event} needs finite times with 0 <= onset <= offset")
+        if output.tokens is not None:
+            problem = check_timed_tokens(output.tokens, labels, where)
+            if problem:
+                raise SystemOutputError(problem)
         return output
     if isinstance(output, ClipTags):
         p = np.asarray(output.probabilities)
@@ -186,6 +192,14 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
         if rare_events:
             scores["rare"] = metrics.score_rare_events(references, estimates, list(labels),
                                                        {c.clip_id: c.target_class for c in clips})
+        transcribed = [o for o in outputs if isinstance(o, Detections) and o.tokens is not None]
+        if transcribed:
+            if len(transcribed) != len(outputs):
+                raise SystemOutputError(f"system {system!r} returned decoded tokens for some clips but not all")
+            scores["transcription"] = metrics.token_error_rate(
+                {c.clip_id: boundary_tokens(c.events, labels) for c in clips},
+                {c.clip_id: [t.token for t in o.tokens] for c, o in zip(clips, outputs)},
+            )
         tagged = [o for o in outputs if isinstance(o, FrameActivity) and o.tags is not None]
         if tagged:
             if len(tagged) != len(outputs):
@@ -242,7 +256,9 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     labels = tuple(dataset.labels)
 
     seed_everything(job.seed)
-    context = RunContext(labels=labels, seed=job.seed, device=device, log=log)
+    rare_events = dataset_cls.task == "rare events"
+    test_curve = TestCurve(job, split.test, labels, post, rare_events) if job.track_test else None
+    context = RunContext(labels=labels, seed=job.seed, device=device, log=log, monitor=test_curve)
     system = system_cls(config, context)
     spec = system.features()
 
@@ -262,6 +278,9 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
             _FEATURE_MEMO.clear()
             _FEATURE_MEMO.update(key=memo_key, clips=(train, valid, test, standardizer))
             log(f"features: {cache.misses} extracted, {cache.hits} loaded from cache")
+    settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
+    if test_curve is not None:
+        test_curve.attach(test, settings)
 
     with timer("fit"):
         history = system.fit(train, valid)
@@ -273,8 +292,6 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
             f"outputs for {len(test)} clips"
         )
     outputs = [check_output(o, clip, labels, job.system) for o, clip in zip(outputs, test)]
-    settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
-    rare_events = dataset_cls.task == "rare events"
     scores, headline, estimates = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend,
                                                 job.system, timer, rare_events=rare_events)
 
@@ -309,6 +326,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "metrics": scores,
         "history": history,
         "robustness": robustness,
+        **({"test_curve": test_curve.summary()} if test_curve is not None else {}),
         "excerpt": activity_excerpt(split.test, estimates),
         "device": _device_description(device),
         "timings": timer.seconds,
@@ -318,6 +336,39 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
     record["timings"]["total"] = round(sum(timer.seconds.values()), 4)
     path = write_record(record_path(where.runs_dir, record), record)
     return record, path
+
+
+class TestCurve:
+    """The test scores after every epoch, for learning-curve plots (``--track-test``).
+
+    Systems call it as ``context.monitor(epoch, predict)``; it returns nothing, so a system cannot select models
+    on test data. Its time is part of the fit phase and is also reported on its own.
+    """
+
+    def __init__(self, job: JobSpec, clips: list[AudioClip], labels: tuple[str, ...], post: PostProcessing,
+                 rare_events: bool):
+        self.job, self.clips, self.labels, self.post, self.rare_events = job, clips, labels, post, rare_events
+        self.feature_clips: list[FeatureClip] = []
+        self.settings = None
+        self.epochs: list[dict] = []
+        self.seconds = 0.0
+
+    def attach(self, feature_clips: list[FeatureClip], settings: metrics.MetricSettings) -> None:
+        self.feature_clips, self.settings = feature_clips, settings
+
+    def __call__(self, epoch: int, predict) -> None:
+        started = time.perf_counter()
+        outputs = [check_output(o, c, self.labels, self.job.system)
+                   for o, c in zip(predict(self.feature_clips), self.feature_clips)]
+        _, headline, _ = score_outputs(outputs, self.clips, self.labels, self.post, self.settings,
+                                       self.job.metrics_backend, self.job.system, PhaseTimer(),
+                                       rare_events=self.rare_events)
+        self.epochs.append({"epoch": int(epoch), **headline})
+        self.seconds += time.perf_counter() - started
+
+    def summary(self) -> dict:
+        return {"note": "test scores after each epoch, for plots only; never used to select a model",
+                "seconds": round(self.seconds, 4), "epochs": self.epochs}
 
 
 def _pitch_shift_study(job, system, clips, spec, cache_dir, standardizer, labels, post, settings, headline):

@@ -42,6 +42,9 @@ class RunContext:
     seed: int
     device: str  # "cpu" or "cuda"
     log: Any = print  # progress callback: log(str)
+    # learning-curve hook, set only with `sedbench run --track-test`: a system may call monitor(epoch, predict) after
+    # each epoch; the harness scores predict(test clips) for the record's curve and returns nothing to the system
+    monitor: Any = None
 
 
 class System(ABC):
