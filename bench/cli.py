@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 
 from . import __version__, registry
 from .errors import ConfigError, SedbenchError
+from .paths import default_cache_dir, default_data_dir
 
 app = typer.Typer(
     add_completion=False,
@@ -20,14 +20,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Benchmark harness for polyphonic sound event detection.",
 )
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SEDBENCH_CACHE", Path.home() / ".cache" / "sedbench"))
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("SEDBENCH_DATA", default_cache_dir() / "data"))
 
 
 def _locations(data_dir: Path | None, cache_dir: Path | None, runs_dir: Path):
