@@ -246,10 +246,28 @@ def report(
         text = paper_table(rows, paper)
         path.write_text(text, encoding="utf-8")
         typer.echo(text)
-        typer.echo(f"{count} run records -> {path}")
+        written = [path, *_paper_figures(paper, runs_dir, out_dir)]
+        typer.echo(f"{count} run records -> {', '.join(str(p) for p in written)}")
         return
     written = write_reports(rows, out_dir)
     typer.echo(f"{count} run records -> {', '.join(str(path) for path in written)}")
+
+
+def _paper_figures(paper: str, runs_dir: Path, out_dir: Path) -> list[Path]:
+    """Figures a paper's table comes with (Wang & Metze's Fig. 2: TER per epoch), written next to it."""
+    from .records import load_records
+    from .report import load_published
+    from .report_layouts import FEATURE_LAYERS, feature_rows_of, ter_curves_svg
+
+    published = load_published(paper)
+    if published.get("layout") != FEATURE_LAYERS:
+        return []
+    svg = ter_curves_svg(feature_rows_of(load_records(runs_dir), published)) if runs_dir.exists() else None
+    if svg is None:
+        return []
+    path = out_dir / f"{paper}_ter_curves.svg"
+    path.write_text(svg, encoding="utf-8")
+    return [path]
 
 
 def _summarized_records(runs_dir: Path, allow_empty: bool = False):

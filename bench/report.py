@@ -133,9 +133,12 @@ def _rare_values(records: list[dict]) -> dict[str, float | None]:
 
 def _pooled(records: list[dict]) -> dict[str, float]:
     """Headline metrics of one seed; with several folds, recomputed from the summed counts (micro average)."""
+    from .report_layouts import class_event_values, final_ter_values
+
     if len(records) == 1 or "frame" not in records[0]["metrics"]:
         # tagging results are not pooled over folds here
-        return {**records[0]["headline"], **_rare_values(records[:1])}
+        return {**records[0]["headline"], **_rare_values(records[:1]), **class_event_values(records[:1]),
+                **final_ter_values(records[0])}
     pooled = {}
     for key, level in (("frm", "frame"), ("1s", "1s")):
         c = _summed(records, level)
@@ -154,6 +157,7 @@ def _pooled(records: list[dict]) -> dict[str, float]:
                     scenes[scene][key] += totals[key]
         pooled["F1_1s_legacy"] = legacy_f1_from_sums(dict(scenes))["F1"]
     pooled.update(_rare_values(records))
+    pooled.update(class_event_values(records))
     return pooled
 
 
@@ -409,8 +413,15 @@ def format_delta(delta: float | None, metric: str) -> str:
 
 def paper_table(rows: list[Row], paper: str) -> str:
     """The paper's result table regenerated from run records, published numbers beside the measured ones."""
-    if load_published(paper).get("layout") == LOSS_WEIGHTS:
-        return loss_weight_table(rows, load_published(paper))
+    published = load_published(paper)
+    layout = published.get("layout")
+    if layout == LOSS_WEIGHTS:
+        return loss_weight_table(rows, published)
+    if layout:
+        from . import report_layouts
+
+        return {report_layouts.FEATURE_LAYERS: report_layouts.feature_layer_table,
+                report_layouts.CLASS_TABLE: report_layouts.class_table}[layout](rows, published)
     comparison = compare_with_paper(rows, paper)
     metrics = comparison.metrics
     out = io.StringIO()
@@ -447,6 +458,10 @@ def paper_has_rows(rows: list[Row], paper: str) -> bool:
     published = load_published(paper)
     if published.get("layout") == LOSS_WEIGHTS:
         return bool(_loss_weight_rows(rows, published))
+    if published.get("layout"):
+        datasets = {name for key, info in published["datasets"].items() for name in [key, *info.get("stand_ins", [])]}
+        systems = set(published.get("systems") or [published["system"]])
+        return any(r.dataset in datasets and r.system in systems for r in rows)
     return bool(compare_with_paper(rows, paper).datasets)
 
 

@@ -189,7 +189,7 @@ def _batch(sequences: list[Sequence], device) -> tuple[torch.Tensor, torch.Tenso
     lengths = torch.tensor([s.features.shape[0] for s in sequences])
     x = torch.zeros(len(sequences), int(lengths.max()), sequences[0].features.shape[1])
     for i, s in enumerate(sequences):
-        x[i, : s.features.shape[0]] = torch.from_numpy(s.features)
+        x[i, : s.features.shape[0]] = torch.tensor(s.features)  # a copy: cached features are read-only
     targets = torch.tensor([t for s in sequences for t in s.targets], dtype=torch.long)
     target_lengths = torch.tensor([len(s.targets) for s in sequences])
     return x.to(device), lengths.to(device), targets.to(device), target_lengths.to(device)
