@@ -29,6 +29,11 @@ def _stats_text(row: Row, metric: str, digits: int) -> str:
     return f"{stats[0]:.{digits}f} ± {stats[1]:.{digits}f}" if len(row.seeds) > 1 else f"{stats[0]:.{digits}f}"
 
 
+def heading(published: dict) -> str:
+    return (f"# {published['table']} of {published['paper']}, regenerated\n\n{published['citation']}\n\n"
+            f"{published['caption']}\n\n")
+
+
 def _datasets(published: dict) -> list[tuple[str, str, str]]:
     """(dataset the runs may use, the paper's dataset key, the paper's dataset name), paper's own first."""
     return [(name, key, info["name"]) for key, info in published["datasets"].items()
@@ -54,8 +59,7 @@ def _feature_rows(rows: list[Row], published: dict, dataset: str) -> list[Row]:
 def feature_layer_table(rows: list[Row], published: dict) -> str:
     metrics = published["metrics"]
     out = io.StringIO()
-    out.write(f"# {published['table']} of {published['paper']}, regenerated\n\n{published['citation']}\n\n"
-              f"{published['caption']}\n\n")
+    out.write(heading(published))
     any_rows = False
     for dataset, key, name in _datasets(published):
         members = _feature_rows(rows, published, dataset)
@@ -170,8 +174,7 @@ def ter_curves_svg(series: list[tuple[str, list[dict]]]) -> str | None:
 def class_table(rows: list[Row], published: dict) -> str:
     systems = published["systems"]
     out = io.StringIO()
-    out.write(f"# {published['table']} of {published['paper']}, regenerated\n\n{published['citation']}\n\n"
-              f"{published['caption']}\n\n")
+    out.write(heading(published))
     any_rows = False
     for dataset, key, name in _datasets(published):
         info = published["datasets"][key]
