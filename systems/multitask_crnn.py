@@ -1,7 +1,8 @@
 """Multi-label multi-task CRNN of Phan et al. 2018 and its multi-label CRNN baseline.
 
-H. Phan, P. Koch, F. Katzberg, M. Maass, R. Mazur, A. Mertins, "Audio Event Detection and Segmentation with a
-Multi-Label Multi-Task CRNN", arXiv 1811.01092, 2018 (cited below as "the paper").
+H. Phan, O. Y. Chén, P. Koch, L. Pham, I. McLoughlin, A. Mertins, M. De Vos, "Unifying Isolated and Overlapping
+Audio Event Detection with Multi-Label Multi-Task Convolutional Recurrent Neural Networks", ICASSP 2019,
+arXiv:1811.01092 (cited below as "the paper").
 
 ``multitask-crnn`` -- the proposed network (Sec. 2-4):
 
@@ -122,8 +123,9 @@ from sedbench.torch_training import count_parameters, sequences_for_inference
 PHAN2018 = Paper(
     key="phan2018",
     citation=(
-        "H. Phan, P. Koch, F. Katzberg, M. Maass, R. Mazur, A. Mertins, \"Audio Event Detection and Segmentation "
-        "with a Multi-Label Multi-Task CRNN\", arXiv 1811.01092, 2018"
+        "H. Phan, O. Y. Ch\u00e9n, P. Koch, L. Pham, I. McLoughlin, A. Mertins, M. De Vos, \"Unifying Isolated and "
+        "Overlapping Audio Event Detection with Multi-Label Multi-Task Convolutional Recurrent Neural Networks\", "
+        "ICASSP 2019 (arXiv:1811.01092)"
     ),
     url="http://arxiv.org/abs/1811.01092",
 )
