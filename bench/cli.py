@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -25,6 +26,8 @@ app = typer.Typer(
 def _locations(data_dir: Path | None, cache_dir: Path | None, runs_dir: Path):
     from .runner import Locations
 
+    if cache_dir is not None:  # --cache-dir stands for $SEDBENCH_CACHE everywhere, fetched weights included
+        os.environ["SEDBENCH_CACHE"] = str(cache_dir)
     return Locations(data_dir=data_dir or default_data_dir(), cache_dir=cache_dir or default_cache_dir(),
                      runs_dir=runs_dir)
 

@@ -75,7 +75,7 @@ def segment_roll(onsets, offsets, ids, n_classes: int, resolution: float, length
     return roll[:length]
 
 
-def _first_free(candidates: np.ndarray) -> list[tuple[int, int]]:
+def greedy_pairs(candidates: np.ndarray) -> list[tuple[int, int]]:
     """Greedy pairing as sed_eval's nested loops: rows in order, each takes its first column not yet taken."""
     rows, cols = np.nonzero(candidates)  # row-major: each row's columns in increasing order
     taken: set[int] = set()
@@ -168,7 +168,7 @@ class FastEventBasedMetrics(sed_eval.sound_event.EventBasedMetrics):
             n_tp = int(ref_correct.sum())
         elif self.event_matching_type == "greedy":
             # references in list order, each takes the first still-free estimate it hits
-            for j, i in _first_free(hit):
+            for j, i in greedy_pairs(hit):
                 ref_correct[j] = True
                 sys_correct[i] = True
             n_tp = int(sys_correct.sum())
@@ -178,7 +178,7 @@ class FastEventBasedMetrics(sed_eval.sound_event.EventBasedMetrics):
         # substitutions: leftover references paired greedily with leftover estimates of any label
         ref_left = np.flatnonzero(~ref_correct)
         sys_left = np.flatnonzero(~sys_correct)
-        n_subs = len(_first_free(timing_ok[np.ix_(ref_left, sys_left)])) if ref_left.size and sys_left.size else 0
+        n_subs = len(greedy_pairs(timing_ok[np.ix_(ref_left, sys_left)])) if ref_left.size and sys_left.size else 0
 
         self.overall["Nref"] += n_ref
         self.overall["Nsys"] += n_sys

@@ -111,7 +111,7 @@ from torch import nn
 
 from sedbench.data import Detections, FeatureClip, LabelKind, Paper
 from sedbench.errors import ConfigError
-from sedbench.fast_metrics import _first_free  # sed_eval's greedy pairing order, shared with the harness's metric
+from sedbench.fast_metrics import greedy_pairs  # sed_eval's greedy pairing order, as the harness's metric
 from sedbench.features import LogMelSpec
 from sedbench.metrics import MetricSettings
 from sedbench.postprocess import activity_to_events, grid_time
@@ -456,7 +456,7 @@ def class_event_counts(active: np.ndarray, clip: ScoringClip, class_index: int,
         timing = ((np.abs(ref_on[:, None] - onset[None, :]) <= settings.event_collar)
                   & (np.abs(ref_off[:, None] - offset[None, :]) <= tolerance[:, None]))  # (refs, events)
         hits = timing[None, :, :] & (row[None, None, :] == np.arange(rows)[:, None, None])  # (K, refs, events)
-        for pair_row, _ in _first_free(hits.reshape(rows * ref_on.size, -1)):
+        for pair_row, _ in greedy_pairs(hits.reshape(rows * ref_on.size, -1)):
             true_positives[pair_row // ref_on.size] += 1
     return true_positives, estimated
 
