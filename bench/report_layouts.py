@@ -230,7 +230,7 @@ def class_event_values(records: list[dict]) -> dict[str, float | None]:
     sed_eval's definitions. A class with an undefined F1 (no system or no reference events) is left out of the
     average, as sed_eval's class-wise average (a NaN-ignoring mean) does.
     """
-    if not records or not all("event" in r.get("metrics", {}) for r in records):
+    if not records or not all("class_wise" in r.get("metrics", {}).get("event", {}) for r in records):
         return {}
     values: dict[str, float | None] = {}
     if len(records) == 1:

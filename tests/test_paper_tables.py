@@ -37,5 +37,5 @@ def test_matching_dataset_gets_differences_and_stand_in_does_not():
 def test_unknown_paper_is_one_clear_error():
     # every published table is listed, in name order (other papers' tables join the list)
     with pytest.raises(SedbenchError, match=r"^no published table for paper 'cakir2099'; papers with tables: "
-                                            r"adavanne2017, amiriparian2018, cakir2017$"):
+                                            r"adavanne2017, amiriparian2018, cakir2017, phan2018, wang2017$"):
         load_published("cakir2099")
