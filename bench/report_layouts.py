@@ -183,10 +183,10 @@ def class_table(rows: list[Row], published: dict) -> str:
             continue
         any_rows = True
         paper_names = info.get("label_map", {})
-        for profile in sorted({r.profile for rs in members.values() for r in rs}):
-            picked = {s: next((r for r in members[s] if r.profile == profile), None) for s in systems}
+        for (profile, settings), picked in _side_by_side(members, systems).items():
             labels = _labels(picked)
-            out.write(f"## {dataset}, profile {profile}{_stand_in_note(dataset, key, name)}\n\n")
+            changed = "".join(f", {k}={v}" for k, v in settings)
+            out.write(f"## {dataset}, profile {profile}{changed}{_stand_in_note(dataset, key, name)}\n\n")
             out.write("| event type | " + " | ".join(f"{s} F1 | {s} ER" for s in systems) + " |\n")
             out.write("|---|" + "---|---|" * len(systems) + "\n")
             for label in [*labels, "Average", "Overall"]:
@@ -213,6 +213,22 @@ def class_table(rows: list[Row], published: dict) -> str:
     out.write("Event-based metrics (sed_eval): F1 in %, ER as a ratio; Average = unweighted mean over classes, "
               "Overall = counts pooled over all events; mean ± sample std over seeds.\n")
     return out.getvalue()
+
+
+def _side_by_side(members: dict[str, list[Row]], systems: list[str]) -> dict[tuple, dict[str, Row | None]]:
+    """The systems' rows that share a profile and the values of every setting they have in common, one table each.
+
+    The key's settings are those common settings whose values differ between the tables (e.g. epochs=30).
+    """
+    rows = [r for s in systems for r in members[s]]
+    common = set.intersection(*(set(r.config) for r in rows))
+    varying = sorted(k for k in common if len({str(r.config[k]) for r in rows}) > 1)
+    tables: dict[tuple, dict[str, Row | None]] = {}
+    for row in sorted(rows, key=lambda r: (r.profile, [str(r.config[k]) for k in varying])):
+        key = (row.profile, tuple((k, row.config[k]) for k in varying))
+        tables.setdefault(key, dict.fromkeys(systems))
+        tables[key][row.system] = tables[key][row.system] or row
+    return tables
 
 
 def _labels(picked: dict[str, Row | None]) -> list[str]:

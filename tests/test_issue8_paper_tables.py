@@ -134,3 +134,17 @@ def test_published_tables_are_the_papers():
     by_layer = {(r["feature"], r["layer"]): r["values"] for r in wang["rows"]}
     assert by_layer[("SoundNet", "conv5")] == {"TER_train": 2.3, "TER_valid": 76.6, "TER": 74.0}
     assert by_layer[("Low-level", "N/A")]["TER"] == 81.0 and len(wang["rows"]) == 15
+
+
+def test_phan2018_one_table_per_shared_setting():
+    records = [
+        _event_record("multitask-crnn", 0, {"alarms": _class(10, 8, 2)}, 65.0, 0.7),
+        _event_record("multitask-crnn-baseline", 0, {"alarms": _class(10, 4, 4)}, 40.0, 1.1),
+    ]
+    longer = [dict(r, config={"epochs": 30}, config_hash=r["config_hash"] + "30") for r in records]
+    for r in records:
+        r["config"] = {"epochs": 10}
+    text = paper_table(summarize(records + longer), "phan2018")
+    assert "## synth, profile quick, epochs=10 — a stand-in" in text
+    assert "## synth, profile quick, epochs=30 — a stand-in" in text
+    assert text.count("| Overall | 65.0 (60.4) | 0.70 (1.07) | 40.0 (56.3) | 1.10 (1.26) |") == 2
