@@ -31,3 +31,14 @@ def run_cli(args: list[str], env_extra: dict | None = None, cwd: Path | None = N
     env.update(env_extra or {})
     exe = Path(sys.executable).with_name("sedbench")
     return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tensors in unit tests are tiny: a second thread only adds hand-offs, which cost seconds on a busy shared CPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -26,13 +26,7 @@ HOP = 0.02
 SETTINGS = MetricSettings(frame_resolution=HOP)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tensors here are tiny: a second thread only adds hand-offs, which cost seconds on a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(cls=MultitaskCRNN, profile="quick", **overrides):

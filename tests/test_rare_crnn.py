@@ -19,13 +19,7 @@ from sedbench.systems.rare_crnn import (
 LABELS = ("babycry", "glassbreak", "gunshot")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tensors here are tiny: a second thread only adds hand-offs, which cost seconds on a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(cls=RareCRNN, profile="quick", **overrides):
