@@ -306,8 +306,9 @@ class _CTCSystem(System):
         model.eval()
         device = torch.device(self.context.device)
         result = []
-        for begin in range(0, len(clips), max(self.config.batch_size, 16)):
-            chunk = [Sequence(np.asarray(c.features, dtype=np.float32), []) for c in clips[begin : begin + 16]]
+        size = max(self.config.batch_size, 16)  # inference holds no gradients: larger chunks are fine
+        for begin in range(0, len(clips), size):
+            chunk = [Sequence(np.asarray(c.features, dtype=np.float32), []) for c in clips[begin : begin + size]]
             x, lengths, _, _ = _batch(chunk, device)
             out = model(x, lengths).cpu().numpy()
             result += [out[i, : int(lengths[i])] for i in range(len(chunk))]

@@ -223,3 +223,11 @@ def test_cli_run_scores_ter_and_tracks_the_test_curve(workspace, synth_mini, tmp
     assert curve["epochs"][-1]["TER"] == pytest.approx(record["headline"]["TER"])  # last epoch = final model
     assert record["features"]["hop_seconds"] == pytest.approx(2048 / 22050)
     assert "TER" in result.stdout
+
+
+def test_predict_returns_one_output_per_clip_whatever_the_batch_size():
+    clips = [clip(f"c{i}", 12, [], rng=np.random.default_rng(i)) for i in range(23)]
+    for batch_size in ("5", "20"):
+        config = build_config(CTCRNN, "quick", {"units": "4", "batch_size": batch_size})
+        outputs = CTCRNN(config, RunContext(labels=LABELS, seed=0, device="cpu")).predict(clips)
+        assert len(outputs) == 23 and all(isinstance(o, Detections) for o in outputs)
