@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .data import FeatureClip, FrameActivity, LabelKind, Paper
+from .checkpoints import NO_CHECKPOINTS
 from .errors import ConfigError
 from .features import LogMelSpec
 
@@ -45,6 +46,8 @@ class RunContext:
     # learning-curve hook, set only with `sedbench run --track-test`: a system may call monitor(epoch, predict) after
     # each epoch; the harness scores predict(test clips) for the record's curve and returns nothing to the system
     monitor: Any = None
+    # where the training loop saves its state every epoch and finds it after a kill (see sedbench.checkpoints)
+    checkpoints: Any = NO_CHECKPOINTS
 
 
 class System(ABC):

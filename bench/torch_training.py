@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checkpoints import NO_CHECKPOINTS
 from .data import FeatureClip
 from .errors import SedbenchError
 
@@ -102,8 +103,9 @@ class TrainingSettings:
 class FrameModelTrainer:
     """Trains an ``nn.Module`` mapping (batch, frames, bands) -> (batch, frames, classes) logits."""
 
-    def __init__(self, model: nn.Module, settings: TrainingSettings, log=print):
+    def __init__(self, model: nn.Module, settings: TrainingSettings, log=print, checkpoints=NO_CHECKPOINTS):
         self.settings = settings
+        self.checkpoints = checkpoints
         self.device = torch.device(settings.device)
         self.model = model.to(self.device)
         self.log = log
@@ -129,8 +131,18 @@ class FrameModelTrainer:
                    "train_seconds": [], "valid_seconds": [], "steps": []}
         best_score, best_epoch, best_state = -1.0, -1, None
         generator = torch.Generator().manual_seed(int(torch.initial_seed() % (2**63)))
+        first_epoch = 0
+        resumed = self.checkpoints.load()
+        if resumed is not None:  # a killed run: continue from the end of its last finished epoch
+            self.model.load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            self.scaler.load_state_dict(resumed["scaler"])
+            generator.set_state(resumed["generator"])
+            history, first_epoch = resumed["history"], resumed["epoch"]
+            best_score, best_epoch, best_state = resumed["best_score"], resumed["best_epoch"], resumed["best_state"]
+            self.log(f"resumed from the checkpoint after epoch {first_epoch}")
         pin = self.device.type == "cuda"
-        for epoch in range(s.max_epochs):
+        for epoch in range(first_epoch, s.max_epochs):
             started = time.perf_counter()
             self.model.train()
             x_all, y_all = sampler.epoch(epoch)
@@ -170,7 +182,13 @@ class FrameModelTrainer:
                 f"epoch {epoch + 1:3d}  loss {history['train_loss'][-1]:.4f}  valid F1_frm {f1:5.1f}  "
                 f"ER_frm {er:.3f}{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)"
             )
-            if epoch - best_epoch >= s.patience:
+            stop = epoch - best_epoch >= s.patience
+            if not stop and epoch + 1 < s.max_epochs:
+                self.checkpoints.save({"epoch": epoch + 1, "model": self.model.state_dict(),
+                                       "optimizer": optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                                       "generator": generator.get_state(), "history": history,
+                                       "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state})
+            if stop:
                 self.log(f"early stop: no improvement for {s.patience} epochs; best epoch {best_epoch + 1}")
                 break
         if best_state is not None:
@@ -257,7 +275,8 @@ class FrameTorchSystem:
                 device=self.context.device, precision=c.precision,
             )
             model = self.build_model(c, len(self.context.labels))
-            self.trainer = FrameModelTrainer(model, settings, log=self.context.log)
+            self.trainer = FrameModelTrainer(model, settings, log=self.context.log,
+                                             checkpoints=self.context.checkpoints)
         return self.trainer
 
     def parameter_count(self) -> int:

@@ -1,0 +1,131 @@
+"""Per-job training checkpoints: resume a killed job where it stopped, with the same result.
+
+A system's training loop calls ``context.checkpoints.load()`` once, right before its first epoch, and
+``context.checkpoints.save(state)`` at the end of every epoch. ``state`` is a dict of tensors, state dicts and
+plain values (numbers, strings, lists, dicts: what ``torch.load(weights_only=True)`` accepts); by convention it
+holds ``epoch`` (epochs done), ``model`` and ``optimizer`` state dicts and the loop's own bookkeeping (history,
+best weights, a data-order generator's state). The global random number generators (Python, NumPy, torch CPU and
+CUDA) are saved with it and restored by ``load()``, so a resumed run draws the same numbers as an uninterrupted one.
+
+Writes are atomic (temporary file, fsync, rename): a kill during a write leaves the previous checkpoint. Reads
+use ``weights_only=True``: a checkpoint holding pickled code is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SedbenchError
+
+
+class CheckpointError(SedbenchError):
+    """A checkpoint that cannot be read, or that holds more than tensors and plain values."""
+
+
+def rng_state() -> dict:
+    """The global generators' states, as values ``weights_only`` loading accepts (no NumPy arrays)."""
+    import torch
+
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    python_version, python_internal, python_gauss = random.getstate()
+    return {
+        "python": [python_version, list(python_internal), python_gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached_gaussian)],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng_state(state: dict) -> None:
+    import torch
+
+    python_version, python_internal, python_gauss = state["python"]
+    random.setstate((python_version, tuple(python_internal), python_gauss))
+    kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Checkpoints:
+    """One job's checkpoint file; ``Checkpoints(None)`` keeps nothing (tests, the validator, ``search`` trials)."""
+
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path is not None else None
+        self.resumed_epoch: int | None = None  # the epoch count of the checkpoint load() resumed from
+        self.saves = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+    def exists(self) -> bool:
+        return self.path is not None and self.path.is_file()
+
+    def load(self) -> dict | None:
+        """The last saved state (and the global generators restored to their state at that save), or None."""
+        if not self.exists():
+            return None
+        state = read_checkpoint(self.path)
+        if not isinstance(state, dict) or "rng" not in state:
+            raise CheckpointError(f"checkpoint {self.path} is not a sedbench training checkpoint (no 'rng' entry); "
+                                  "delete it to restart this job from scratch")
+        restore_rng_state(state.pop("rng"))
+        self.resumed_epoch = state.get("epoch")
+        return state
+
+    def save(self, state: dict) -> None:
+        if self.path is None:
+            return
+        import torch
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                torch.save({**state, "rng": rng_state()}, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.saves += 1
+
+    def clear(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+NO_CHECKPOINTS = Checkpoints(None)
+
+
+def read_checkpoint(path: Path):
+    """``torch.load(path, weights_only=True)`` with one-sentence errors for unreadable files and pickled code."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # weights_only refuses every global it does not allow: code, classes
+        refused = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+        if refused:
+            raise CheckpointError(
+                f"checkpoint {path} holds pickled code or objects ({refused.group(1)}), not only tensors and plain "
+                "values; refused to load it (weights_only=True); delete it to restart this job from scratch"
+            ) from None
+        raise CheckpointError(f"checkpoint {path} cannot be read (not a torch checkpoint, or corrupted); "
+                              "delete it to restart this job from scratch") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        text = str(exc).strip()
+        first_sentence = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read ({first_sentence}); "
+                              "delete it to restart this job from scratch") from None
