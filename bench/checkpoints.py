@@ -73,6 +73,7 @@ class Checkpoints:
 
     def load(self) -> dict | None:
         """The last saved state (and the global generators restored to their state at that save), or None."""
+        remove_partial_writes(self.path) if self.path is not None else None
         if not self.exists():
             return None
         state = read_checkpoint(self.path)
@@ -107,6 +108,12 @@ class Checkpoints:
 
 
 NO_CHECKPOINTS = Checkpoints(None)
+
+
+def remove_partial_writes(path: Path) -> None:
+    """Delete the temporary files of writes of ``path`` that a kill cut short (the file itself is intact)."""
+    for partial in Path(path).parent.glob(f".{Path(path).name}.*.tmp"):
+        partial.unlink(missing_ok=True)
 
 
 def read_checkpoint(path: Path):

@@ -1,4 +1,4 @@
-"""Run records: one JSON per (system, config, dataset, fold, seed), written atomically."""
+"""Run records: one JSON per job (system, config, dataset fingerprint, fold, seed), written atomically."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from .errors import SedbenchError
+
 SCHEMA_VERSION = 1
 PACKAGES = ("sedbench", "torch", "numpy", "librosa", "sed_eval", "dcase_util", "scipy", "scikit-learn", "soundfile")
+
+
+class RecordWriteError(SedbenchError):
+    """A run record (or a job state) that could not be written: a read-only folder, a full disk."""
 
 
 def config_hash(payload: dict) -> str:
@@ -26,7 +32,7 @@ def record_path(runs_dir: Path, record: dict) -> Path:
         / record["dataset"]["name"]
         / record["system"]["name"]
         / f"fold{record['fold']}"
-        / f"{record['config_hash']}-seed{record['seed']}.json"
+        / f"{record['config_hash']}-{record['dataset']['fingerprint'][:8]}-seed{record['seed']}.json"
     )
 
 
@@ -42,11 +48,22 @@ def json_safe(value):
 
 
 def write_record(path: Path, record: dict) -> Path:
-    """Temp file in the same folder + fsync + rename: a reader sees the old file or the whole new one."""
+    """Temp file in the same folder + fsync + rename: a reader sees the old file or the whole new one.
+
+    A failed write (read-only folder, full disk) leaves no file behind and raises a one-sentence RecordWriteError.
+    """
+    try:
+        return write_json_atomic(path, record)
+    except OSError as exc:
+        raise RecordWriteError(f"cannot write run record {path}: {exc.strerror or exc}") from None
+
+
+def write_json_atomic(path: Path, record: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, 0o644)  # mkstemp makes it private; a record is meant to be shared
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(json_safe(record), out, indent=1, sort_keys=False, allow_nan=False)
             out.write("\n")
@@ -62,6 +79,8 @@ def write_record(path: Path, record: dict) -> Path:
 def load_records(runs_dir: Path) -> list[dict]:
     records = []
     for path in sorted(Path(runs_dir).rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(runs_dir).parts[:-1]):
+            continue  # the grid runner's job states and manifests, not records
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -6,6 +6,8 @@ imports a concrete one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ import numpy as np
 from . import __version__, metrics, registry
 from .data import AudioClip, ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind
 from .errors import DataError, SedbenchError, SystemOutputError
+from .checkpoints import NO_CHECKPOINTS
 from .features import FeatureCache, LogMelSpec, Standardizer, event_roll
 from .postprocess import PostProcessing
 from .records import SCHEMA_VERSION, config_hash, environment, record_path, write_record
@@ -228,12 +231,55 @@ def activity_excerpt(clips: list[AudioClip], estimates: dict[str, list[Event]] |
             "estimated": clipped(estimates[clip.clip_id])}
 
 
-def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
-    """Run one job and write its record; returns (record, path)."""
-    from .torch_training import resolve_device, seed_everything  # torch only when a job runs
+@dataclass(frozen=True)
+class JobKey:
+    """What makes two jobs the same job: a finished one with this key is never recomputed (unless forced)."""
 
-    timer = PhaseTimer()
-    started_environment = environment()  # the code that runs is the code at the start of the job
+    system: str
+    config_hash: str
+    dataset_fingerprint: str
+    fold: str
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class ResolvedJob:
+    """Everything a job decides before training: classes, config, the prepared dataset, its key."""
+
+    job: JobSpec
+    system_cls: type
+    dataset_cls: type
+    dataset: object
+    config: object
+    post: PostProcessing
+    labels: tuple[str, ...]
+    fingerprint: str
+    spec: object  # the system's feature spec
+    config_payload: dict
+    key: JobKey
+    prepare_seconds: float = 0.0  # preparing the dataset and fingerprinting the fold (0 when a grid memoized it)
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset_cls.name
+
+    def record_path(self, runs_dir: Path) -> Path:
+        return record_path(runs_dir, {"dataset": {"name": self.dataset_name, "fingerprint": self.fingerprint},
+                                      "system": {"name": self.job.system}, "fold": self.job.fold,
+                                      "seed": self.job.seed, "config_hash": self.key.config_hash})
+
+
+def resolve_job(job: JobSpec, where: Locations, datasets: dict | None = None) -> ResolvedJob:
+    """Look the job up, prepare its dataset and compute its key; no torch, no training.
+
+    ``datasets`` memoizes prepared datasets and fingerprints across the jobs of a grid.
+    """
+    memo = {} if datasets is None else datasets
+    started = time.perf_counter()
     system_cls = registry.systems.get(job.system)
     dataset_cls = registry.resolve_dataset(job.dataset)  # a registered name, or a folder / manifest path
     dataset_name = dataset_cls.name
@@ -243,24 +289,61 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         )
     config = build_config(system_cls, job.profile, job.overrides, dataset=dataset_name)
     metrics.metric_classes(job.metrics_backend)  # refuse an unknown backend before training
-    device = resolve_device(job.device)
     post = PostProcessing(threshold=getattr(config, "threshold", 0.5), median_filter_frames=job.median_filter_frames)
-
-    with timer("prepare"):
+    dataset_key = (job.dataset, str(where.data_dir))
+    if dataset_key not in memo:
         dataset = dataset_cls(where.data_dir)
         dataset.prepare()
+        memo[dataset_key] = {"dataset": dataset}
+    entry = memo[dataset_key]
+    dataset = entry["dataset"]
+    if job.fold not in entry:
         split = dataset.split(job.fold)
         if not split.train or not split.test:
             raise DataError(f"dataset {dataset_name!r} fold {job.fold} has an empty train or test partition")
-        fingerprint = dataset.fingerprint(job.fold)
+        entry[job.fold] = dataset.fingerprint(job.fold)
+    fingerprint = entry[job.fold]
     labels = tuple(dataset.labels)
+    spec = system_cls(config, RunContext(labels=labels, seed=job.seed, device="cpu")).features()
+    config_payload = {"system": job.system, "profile": job.profile, "config": config_dict(config),
+                      "postprocessing": asdict(post), "features": asdict(spec)}
+    key = JobKey(job.system, config_hash(config_payload), fingerprint, job.fold, job.seed)
+    return ResolvedJob(job, system_cls, dataset_cls, dataset, config, post, labels, fingerprint, spec,
+                       config_payload, key, prepare_seconds=time.perf_counter() - started)
+
+
+def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
+    """Run one job and write its record; returns (record, path)."""
+    resolved = resolve_job(job, where)
+    record = compute_record(resolved, where, log=log)
+    return record, write_record(resolved.record_path(where.runs_dir), record)
+
+
+def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoints=NO_CHECKPOINTS) -> dict:
+    """Train and evaluate one resolved job; returns its record (the caller writes it)."""
+    from .torch_training import resolve_device, seed_everything  # torch only when a job runs
+
+    job = resolved.job
+    timer = PhaseTimer()
+    started_environment = environment()  # the code that runs is the code at the start of the job
+    system_cls, dataset_cls, dataset_name = resolved.system_cls, resolved.dataset_cls, resolved.dataset_name
+    config, post, labels, fingerprint = resolved.config, resolved.post, resolved.labels, resolved.fingerprint
+    device = resolve_device(job.device)
+    timer.seconds["prepare"] = round(resolved.prepare_seconds, 4)
+    with timer("prepare"):
+        dataset = resolved.dataset
+        split = dataset.split(job.fold)
 
     seed_everything(job.seed)
     rare_events = dataset_cls.task == "rare events"
     test_curve = TestCurve(job, split.test, labels, post, rare_events) if job.track_test else None
-    context = RunContext(labels=labels, seed=job.seed, device=device, log=log, monitor=test_curve)
+    context = RunContext(labels=labels, seed=job.seed, device=device, log=log, monitor=test_curve,
+                         checkpoints=checkpoints)
     system = system_cls(config, context)
     spec = system.features()
+    if asdict(spec) != asdict(resolved.spec):
+        raise SystemOutputError(f"system {job.system!r} asked for different features in two instances with the "
+                                "same config; features() must depend on the config only")
 
     with timer("features"):
         memo_key = (str(dataset.root), job.fold, fingerprint, spec.key(), str(where.cache_dir))
@@ -302,8 +385,6 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
                 job, system, split.test, spec, where.cache_dir, standardizer, labels, post, settings, headline
             )
 
-    config_payload = {"system": job.system, "profile": job.profile, "config": config_dict(config),
-                      "postprocessing": asdict(post), "features": asdict(spec)}
     record = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -317,7 +398,9 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "profile": job.profile,
         "overrides": dict(job.overrides),
         "config": config_dict(config),
-        "config_hash": config_hash(config_payload),
+        "config_hash": resolved.key.config_hash,
+        "job": {"key": resolved.key.id, **asdict(resolved.key),
+                "resumed_from_epoch": checkpoints.resumed_epoch},
         "features": asdict(spec),
         "postprocessing": asdict(post),
         "metric_settings": asdict(settings),
@@ -334,8 +417,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
         "environment": started_environment,
     }
     record["timings"]["total"] = round(sum(timer.seconds.values()), 4)
-    path = write_record(record_path(where.runs_dir, record), record)
-    return record, path
+    return record
 
 
 class TestCurve:
