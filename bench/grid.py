@@ -2,9 +2,9 @@
 
 A grid is systems x datasets x folds x seeds x swept settings. Each job has a stable key (system, config hash,
 dataset fingerprint, fold, seed; ``runner.JobKey``). Under ``<runs_dir>/.jobs/<key>/`` the grid keeps the job's
-``state.json`` (running / failed with the reason), its training ``checkpoint.pt`` and ``job.log``, and on failure
-``failure.log`` with the traceback. ``<runs_dir>/.grids/<grid id>.json`` lists a grid's jobs for
-``sedbench status``.
+``job.state`` (JSON: running / done / failed with the reason), its training ``checkpoint.pt`` and ``job.log``, and
+on failure ``failure.log`` with the traceback. ``<runs_dir>/.grids/<grid id>.grid`` (JSON) lists a grid's jobs for
+``sedbench status``. Neither ends in ``.json``, so ``runs/**/*.json`` stays the set of run records.
 
 Rerunning a grid skips every job whose record exists (unless ``force``), resumes an interrupted job from its last
 checkpoint, and retries failed ones. A job that raises, returns NaN or wrongly shaped output, or runs past the
@@ -257,12 +257,12 @@ class JobStore:
 
     def state(self, key: str) -> dict | None:
         try:
-            return json.loads((self.folder(key) / "state.json").read_text(encoding="utf-8"))
+            return json.loads((self.folder(key) / "job.state").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
 
     def set_state(self, key: str, **state) -> None:
-        write_json_atomic(self.folder(key) / "state.json", {"key": key, "updated": _now(), **state})
+        write_json_atomic(self.folder(key) / "job.state", {"key": key, "updated": _now(), **state})
 
     def finished_record(self, resolved: ResolvedJob) -> Path | None:
         """The record of this exact job, if it exists and is complete."""
@@ -276,7 +276,7 @@ class JobStore:
     def write_manifest(self, jobs: list[ResolvedJob], command: str) -> str:
         keys = [r.key.id for r in jobs]
         grid_id = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:12]
-        path = self.grids / f"{grid_id}.json"
+        path = self.grids / f"{grid_id}.grid"
         previous = _read_json(path) or {}
         write_json_atomic(path, {
             "grid": grid_id, "created": previous.get("created", _now()), "last_run": _now(), "command": command,
@@ -455,7 +455,7 @@ def run_grid(jobs: list[ResolvedJob], where: Locations, *, force: bool = False, 
 def grid_ids(runs_dir: Path) -> list[str]:
     """Grids under ``runs_dir``, the most recently run first."""
     folder = Path(runs_dir) / GRIDS_FOLDER
-    manifests = [(_read_json(p) or {}, p) for p in folder.glob("*.json")] if folder.is_dir() else []
+    manifests = [(_read_json(p) or {}, p) for p in folder.glob("*.grid")] if folder.is_dir() else []
     return [m.get("grid", p.stem) for m, p in sorted(manifests, key=lambda mp: mp[0].get("last_run", ""),
                                                       reverse=True)]
 
@@ -474,7 +474,7 @@ def grid_status(runs_dir: Path, grid: str | None = None) -> tuple[str, dict, lis
             raise SedbenchError(f"{'no' if not matches else 'more than one'} grid under {runs_dir} starts with "
                                 f"{grid!r}; grids: {', '.join(ids)}")
         grid_id = matches[0]
-    manifest = _read_json(runs_dir / GRIDS_FOLDER / f"{grid_id}.json")
+    manifest = _read_json(runs_dir / GRIDS_FOLDER / f"{grid_id}.grid")
     store = JobStore(runs_dir)
     rows = []
     for job in manifest["jobs"]:

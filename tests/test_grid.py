@@ -73,7 +73,7 @@ def test_a_grid_killed_mid_training_resumes_without_recomputing_or_losing_a_reco
         done = records_in(runs) if runs.exists() else {}
         checkpoints = list(runs.glob(".jobs/*/checkpoint.pt")) if len(done) == 1 else []
         if checkpoints:
-            state = json.loads((checkpoints[0].parent / "state.json").read_text())
+            state = json.loads((checkpoints[0].parent / "job.state").read_text())
             log = (checkpoints[0].parent / "job.log").read_text()
             if "epoch   3" in log and "seed 1" in state["label"]:
                 checkpoint = checkpoints[0]

@@ -1,0 +1,67 @@
+"""`sedbench run --executor ray` on a local Ray instance: the same records as the local executor."""
+
+import time
+
+import pytest
+
+from test_grid import CRNN, records_in, sedbench_cli
+
+ray = pytest.importorskip("ray")
+
+VOLATILE = {"created", "timings", "environment", "device"}  # when and where it ran, not what it computed
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=True)
+    yield
+    ray.shutdown()
+
+
+def _comparable(record: dict) -> dict:
+    kept = {k: v for k, v in record.items() if k not in VOLATILE}
+    kept["history"] = {k: v for k, v in record["history"].items() if "seconds" not in k}
+    return kept
+
+
+def test_a_grid_on_ray_writes_the_records_the_local_executor_writes(local_ray, workspace, synth_mini, tmp_path,
+                                                                     capsys, monkeypatch):
+    monkeypatch.setenv("SEDBENCH_DATA", str(workspace["data"]))
+    monkeypatch.setenv("SEDBENCH_CACHE", str(workspace["cache"]))
+    grid = ["run", "--system", "crnn", "--dataset", "synth-mini", "--seeds", "2", "--sweep", "rnn_units=8,16",
+            "--set", "max_epochs=3", *CRNN[:2], *CRNN[4:], "--quiet"]
+    timings = {}
+    for executor in ("local", "ray"):
+        started = time.perf_counter()
+        code, out, err = sedbench_cli([*grid, "--executor", executor, "--runs-dir", str(tmp_path / executor)], capsys)
+        timings[executor] = time.perf_counter() - started
+        assert code == 0, err
+        assert "4 run, 0 already done, 0 failed" in err
+        if executor == "ray":
+            assert sum(l.startswith("[") and "] crnn on synth-mini" in l for l in err.splitlines()) == 4
+    local, remote = records_in(tmp_path / "local"), records_in(tmp_path / "ray")
+    assert sorted(local) == sorted(remote) and len(local) == 4  # the same files, named by the same job keys
+    for name in local:
+        assert _comparable(remote[name]) == _comparable(local[name]), name
+    # a rerun on Ray skips every finished job, as the local executor does
+    code, _, err = sedbench_cli([*grid, "--executor", "ray", "--runs-dir", str(tmp_path / "ray")], capsys)
+    assert code == 0 and "0 run, 4 already done, 0 failed" in err
+    print(f"\n4-job grid: local executor {timings['local']:.1f} s, Ray executor {timings['ray']:.1f} s")
+
+
+def test_a_failing_job_on_ray_is_recorded_and_the_others_finish(local_ray, workspace, synth_mini, tmp_path, capsys,
+                                                               monkeypatch):
+    monkeypatch.setenv("SEDBENCH_DATA", str(workspace["data"]))
+    monkeypatch.setenv("SEDBENCH_CACHE", str(workspace["cache"]))
+    runs = tmp_path / "runs"
+    # the 1000-epoch job runs past the limit on its worker and is stopped there; the 1-epoch job finishes
+    code, _, err = sedbench_cli(["run", "--system", "crnn", "--dataset", "synth-mini", "--sweep",
+                                 "max_epochs=1,1000", *CRNN, "--job-timeout", "40", "--executor", "ray",
+                                 "--runs-dir", str(runs), "--quiet"], capsys)
+    assert code == 1, err
+    assert "1 run, 0 already done, 1 failed" in err, err
+    failed = [l for l in err.splitlines() if ": FAILED: " in l]
+    assert len(failed) == 1 and "max_epochs=1000" in failed[0] and "exceeded --job-timeout of 40 s" in failed[0], err
+    assert [r["config"]["max_epochs"] for r in records_in(runs).values()] == [1]
+    code, out, _ = sedbench_cli(["status", "--runs-dir", str(runs)], capsys)
+    assert "1 done, 1 failed" in out.splitlines()[0]
