@@ -663,6 +663,31 @@ def weights_fetch(
 
 
 @app.command()
+def validate(
+    system: str = typer.Option(..., "--system", "-s", help="Registered system name (see `sedbench list`)."),
+    profile: str = typer.Option("quick", help="Hyperparameter profile to validate."),
+    set_: List[str] = typer.Option([], "--set", help="Config override key=value (repeatable)."),
+    seed: int = typer.Option(0, help="Seed of every fit."),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
+    cache_dir: Path = typer.Option(None, help="Feature cache [env SEDBENCH_CACHE]."),
+) -> None:
+    """Check SYSTEM against the interface contract on synth-mini: one PASS / FAIL / SKIP line per check."""
+    overrides = _parse_overrides(set_)
+    registry.systems.get(system)  # an unknown name fails before torch is loaded
+    from .validate import FAIL, summary_line, validate_system
+
+    where = _locations(data_dir, cache_dir, Path("runs"))
+    checks = validate_system(system, profile, overrides, seed, where.data_dir, where.cache_dir, device=device,
+                             log=_echo)
+    for check in checks:
+        typer.echo(check.line())
+    typer.echo(summary_line(checks))
+    if any(check.status == FAIL for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def version() -> None:
     """Print the sedbench version."""
     typer.echo(__version__)

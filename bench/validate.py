@@ -1,0 +1,724 @@
+"""``sedbench validate``: run a registered system on ``synth-mini`` and check the interface contract check by check.
+
+In the spirit of HEAR's ``hear-validator``: before a new system is run on real data, this says which part of the
+contract it keeps and which it breaks, one line per check, with the numbers behind each verdict. The checks:
+
+1. interface: a ``System`` subclass with ``name``, ``paper``, a dataclass ``Config`` and ``profiles`` holding the
+   requested profile; ``features()`` gives a spec with a positive ``frame_hop`` whose features can be extracted.
+2. fit: returns a dict that is JSON-serializable once ``sedbench.records.json_safe`` has replaced NaN / inf.
+3. predict: a list with one output per test clip.
+4. output shape: FrameActivity probabilities a 2-D floating (frames, classes) array (tags (classes,)); Detections
+   events with known labels and finite 0 <= onset <= offset <= clip duration + one frame; ClipTags (classes,).
+5. hop: frames x hop_seconds covers the clip within one frame (``sedbench.runner.check_output``'s rule).
+6. probabilities: finite and in [0, 1] (frame probabilities, clip tags).
+7. determinism: a second seeded fit + predict gives the same outputs (0 for event times, 1e-6 for probabilities).
+8. test isolation: fit does not use test data. Audit probe: an audit hook records every ``open`` of a test clip's
+   audio, annotation or cached feature file while the system is built and fit. Behavioural probe: a fit on a copy
+   of synth-mini whose test audio is noise and whose test annotations are empty (its features in a cache of its
+   own), predicting the original test features, must give the outputs of the normal run. Audio read through
+   libsndfile (soundfile, librosa) is opened in C and raises no audit event; the behavioural probe is what catches
+   a fit that reads test audio that way.
+
+The rules of checks 4-6 mirror ``sedbench.runner.check_output`` (which raises at the first problem), split so each
+is reported on its own; every output that passes them is also run through ``check_output`` itself, so the
+validator never passes an output the runner would refuse. Fit and predict run exactly as ``run_job`` runs them:
+``seed_everything(seed)``, the system built with a ``RunContext`` (no checkpoints), standardized features from
+``sedbench.runner.feature_clips``. While a system runs, ``$SEDBENCH_DATA`` names the data folder in use (the
+blinded copy during the behavioural probe), so a system that finds the dataset through it sees the copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import registry
+from .checkpoints import NO_CHECKPOINTS
+from .data import ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind, Paper
+from .errors import SedbenchError, SystemOutputError
+from .features import FeatureCache, Standardizer
+from .paths import default_cache_dir, default_data_dir
+from .records import json_safe
+from .runner import check_output, feature_clips, load_features
+from .system import RunContext, System, build_config
+from .tokens import check_timed_tokens
+
+DATASET = "synth-mini"
+FOLD = "1"
+PROBABILITY_TOLERANCE = 1e-6  # event times must match exactly
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+CHECK_NAMES = ("interface", "fit", "predict", "output shape", "hop", "probabilities", "determinism", "test isolation")
+HASH_MEMO = ".sedbench-hashes.json"  # sedbench.dataset.content_hash's per-folder memo; a copy computes its own
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # PASS | FAIL | SKIP
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status}  {self.name}: {self.detail}"
+
+
+def summary_line(checks: list[Check]) -> str:
+    counts = {status: sum(c.status == status for c in checks) for status in (PASS, FAIL, SKIP)}
+    text = f"{counts[PASS]} of {len(checks)} checks passed"
+    if counts[FAIL]:
+        text += f", {counts[FAIL]} failed"
+    if counts[SKIP]:
+        text += f", {counts[SKIP]} skipped"
+    return text
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, short enough for a check line."""
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else ""
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- the audit probe
+
+
+class _OpenAudit:
+    """Records ``open`` audit events on watched paths while active.
+
+    Audit hooks cannot be removed, so one instance is installed once per process and is idle (one attribute
+    test per event) except while ``watching``. It never raises: an exception in a hook would abort the open.
+    """
+
+    def __init__(self):
+        self.installed = False
+        self.active = False
+        self.watched: frozenset[str] = frozenset()
+        self.hits: list[str] = []
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if not self.active or event != "open":
+            return
+        try:
+            target = args[0]
+            if target is None or isinstance(target, int):  # an already open descriptor
+                return
+            name = os.path.abspath(os.fsdecode(target))
+            if name in self.watched and name not in self.hits:
+                self.hits.append(name)
+        except Exception:
+            pass
+
+    @contextmanager
+    def watching(self, paths: list[Path]):
+        """Record opens of ``paths`` (as given and resolved) in the block; yields the list the hits go to."""
+        if not self.installed:
+            sys.addaudithook(self)
+            self.installed = True
+        names = set()
+        for path in paths:
+            names.add(os.path.abspath(path))
+            names.add(os.path.realpath(path))
+        self.watched, self.hits, self.active = frozenset(names), [], True
+        try:
+            yield self.hits
+        finally:
+            self.active = False
+
+
+_AUDIT = _OpenAudit()
+
+
+# --------------------------------------------------------------------------- running the system
+
+
+@dataclass
+class _Inputs:
+    """One dataset copy's clips, as the runner hands them to a system."""
+
+    data_dir: Path
+    split: Any
+    train: list[FeatureClip]
+    valid: list[FeatureClip]
+    test: list[FeatureClip]
+    raw: dict[str, np.ndarray]
+    watched: list[Path]  # test audio, annotations and cached features: fit must open none of them
+
+
+@dataclass
+class _Run:
+    history: Any = None
+    outputs: Any = None
+    fit_error: str | None = None
+    predict_error: str | None = None
+    opened: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.fit_error is None and self.predict_error is None
+
+
+def _test_files(dataset, split, spec, cache: FeatureCache) -> list[Path]:
+    """Every file that holds a test clip: its audio, its annotation (synth's layout) and its cached features."""
+    files = []
+    for clip in split.test:
+        files += [clip.path, dataset.root / "annotations" / f"{Path(clip.clip_id).stem}.txt",
+                  cache.path_for(clip, spec)]
+    return files
+
+
+def _inputs(dataset, spec, cache_dir: Path, labels: tuple[str, ...], with_test: bool = True) -> _Inputs:
+    """What ``run_job`` builds before fit: cached features of every clip, standardized with training statistics.
+
+    ``with_test`` False leaves the test clips out (their features are neither extracted nor returned).
+    """
+    split = dataset.split(FOLD)
+    cache = FeatureCache(cache_dir)
+    raw = load_features(split.train + split.valid + (split.test if with_test else []), spec, cache)
+    standardizer = Standardizer.fit([raw[c.clip_id] for c in split.train])
+    strong = dataset.label_kind is LabelKind.STRONG
+    train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True, strong_targets=strong)
+    valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True, strong_targets=strong)
+    test = feature_clips(split.test, raw, spec, labels, standardizer, with_targets=False) if with_test else []
+    return _Inputs(dataset.data_dir, split, train, valid, test, raw, _test_files(dataset, split, spec, cache))
+
+
+def _seed_copy_cache(original, copy, spec, original_cache: Path, copy_cache: Path) -> None:
+    """Put the training and validation features of the original into the copy's own cache.
+
+    The cache is keyed by audio content: the copy's training and validation audio is byte-identical, so the
+    files are the same ones extraction would write, and only the copy's (noise) test audio is new.
+    """
+    source, target = FeatureCache(original_cache), FeatureCache(copy_cache)
+    ours = original.split(FOLD)
+    theirs = copy.split(FOLD)
+    for mine, copied in zip(ours.train + ours.valid, theirs.train + theirs.valid):
+        held, wanted = source.path_for(mine, spec), target.path_for(copied, spec)
+        if mine.clip_id != copied.clip_id or held.name != wanted.name:
+            raise SedbenchError(f"the copy of {original.name} holds other training audio than {mine.path}; "
+                                f"the behavioural probe needs the copy byte-identical outside the test set")
+        wanted.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(held, wanted)
+
+
+@contextmanager
+def _data_dir_environment(data_dir: Path):
+    saved = os.environ.get("SEDBENCH_DATA")
+    os.environ["SEDBENCH_DATA"] = str(data_dir)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SEDBENCH_DATA", None)
+        else:
+            os.environ["SEDBENCH_DATA"] = saved
+
+
+def _fit_and_predict(system_cls, config, context: RunContext, fit_on: _Inputs, test: list[FeatureClip],
+                     watched: list[Path]) -> _Run:
+    """One seeded run as ``run_job`` does it; exceptions become one-line messages, never tracebacks."""
+    from .torch_training import seed_everything
+
+    run = _Run()
+    with _data_dir_environment(fit_on.data_dir):
+        seed_everything(context.seed)
+        try:
+            with _AUDIT.watching(watched) as opened:
+                try:
+                    system = system_cls(config, context)
+                    system.features()
+                    run.history = system.fit(fit_on.train, fit_on.valid)
+                finally:
+                    run.opened = list(opened)
+        except Exception as exc:
+            run.fit_error = one_line(exc)
+            return run
+        try:
+            run.outputs = system.predict(test)
+        except Exception as exc:
+            run.predict_error = one_line(exc)
+    return run
+
+
+# --------------------------------------------------------------------------- the blinded copy
+
+
+def _blinded_copy(dataset, into: Path, seed: int):
+    """synth-mini as stored, copied under ``into`` with noise for its test audio and empty test annotations.
+
+    The copy keeps the generator's COMPLETE marker, so it is used as it is, never regenerated; its training and
+    validation files are byte-identical to the original's.
+    """
+    import soundfile as sf
+
+    target = Path(into) / dataset.name
+    shutil.copytree(dataset.root, target, ignore=shutil.ignore_patterns(HASH_MEMO))
+    blinded = type(dataset)(Path(into))
+    if hasattr(blinded, "is_present") and not blinded.is_present():
+        raise SedbenchError(f"the copy of {dataset.name} in {target} is not recognized as complete, so it would be "
+                            f"regenerated; the behavioural probe needs the copy as it is")
+    rng = np.random.default_rng(seed)
+    test = dataset.split(FOLD).test
+    test_ids = {clip.clip_id for clip in test}
+    for clip in test:
+        info = sf.info(str(clip.path))
+        shape = (info.frames,) if info.channels == 1 else (info.frames, info.channels)
+        sf.write(target / clip.clip_id, rng.uniform(-0.5, 0.5, shape), info.samplerate, subtype=info.subtype)
+        (target / "annotations" / f"{Path(clip.clip_id).stem}.txt").write_text("")
+    recipe_path = target / "recipe.json"  # synth's recipe also places every test event: blank those too
+    if recipe_path.is_file():
+        recipe = json.loads(recipe_path.read_text())
+        for relative, mixture in recipe.get("mixtures", {}).items():
+            if relative in test_ids:
+                mixture["placements"] = []
+        recipe_path.write_text(json.dumps(recipe, indent=1))
+    copied = blinded.split(FOLD)
+    if [c.clip_id for c in copied.test] != [c.clip_id for c in test] or any(c.events for c in copied.test):
+        raise SedbenchError(f"the blinded copy of {dataset.name} in {target} still has test annotations; "
+                            f"the validator expects synth's layout (annotations/<clip>.txt)")
+    return blinded
+
+
+# --------------------------------------------------------------------------- checks 1-6
+
+
+def _interface(system_cls, system_name: str, profile: str) -> str | None:
+    """The first problem with the class's declared interface, or None."""
+    if not (isinstance(system_cls, type) and issubclass(system_cls, System)):
+        return f"{system_name!r} is {system_cls!r}, not a subclass of sedbench.system.System"
+    name = getattr(system_cls, "name", None)
+    if not isinstance(name, str) or not name:
+        return f"{system_cls.__name__}.name must be a non-empty string, got {name!r}"
+    paper = getattr(system_cls, "paper", None)
+    if not isinstance(paper, Paper):
+        return f"{system_cls.__name__}.paper must be a sedbench.data.Paper, got {type(paper).__name__}"
+    config = getattr(system_cls, "Config", None)
+    if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
+        return f"{system_cls.__name__}.Config must be a dataclass, got {config!r}"
+    profiles = getattr(system_cls, "profiles", None)
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        return f"{system_cls.__name__}.profiles must be a dict of profile name -> settings dict, got {profiles!r}"
+    if profile not in profiles:
+        return f"{system_cls.__name__} has no profile {profile!r}; profiles: {', '.join(sorted(profiles))}"
+    if not isinstance(getattr(system_cls, "label_kind", None), LabelKind):
+        return f"{system_cls.__name__}.label_kind must be a sedbench.data.LabelKind"
+    return None
+
+
+def _spec_problem(spec) -> str | None:
+    for attribute in ("frame_hop", "key", "extract"):
+        if not hasattr(spec, attribute):
+            return f"features() returned {type(spec).__name__}, which has no {attribute!r} (see sedbench.features)"
+    hop = spec.frame_hop
+    if not isinstance(hop, (int, float)) or not math.isfinite(hop) or hop <= 0:
+        return f"features() returned a spec with frame_hop {hop!r}; expected a positive number of seconds"
+    return None
+
+
+def _shape_range(shapes: list[tuple]) -> str:
+    """(500, 6) when all shapes agree, else (499..501, 6)."""
+    if len(set(shapes)) == 1:
+        return str(shapes[0])
+    ndims = {len(s) for s in shapes}
+    if len(ndims) > 1:
+        return ", ".join(sorted({str(s) for s in shapes}))
+    parts = []
+    for axis in range(ndims.pop()):
+        values = [s[axis] for s in shapes]
+        parts.append(str(values[0]) if min(values) == max(values) else f"{min(values)}..{max(values)}")
+    return "(" + ", ".join(parts) + (",)" if len(parts) == 1 else ")")
+
+
+def _output_shape(outputs: list, test: list[FeatureClip], labels: tuple[str, ...], hop: float) -> tuple[str, str]:
+    """Check 4: (status, detail) for the output kind, shapes and dtypes (and event bounds)."""
+    n = len(labels)
+    kinds = {type(o) for o in outputs}
+    if not kinds <= {FrameActivity, Detections, ClipTags}:
+        other = next(k for k in kinds if k not in (FrameActivity, Detections, ClipTags))
+        return FAIL, f"predict must return FrameActivity, Detections or ClipTags objects, got {other.__name__}"
+    if len(kinds) > 1:
+        return FAIL, f"outputs mix kinds ({', '.join(sorted(k.__name__ for k in kinds))}); return one kind"
+    kind = kinds.pop()
+    if kind is Detections:
+        count = 0
+        for output, clip in zip(outputs, test):
+            where = f"clip {clip.clip_id}"
+            for event in output.events:
+                if not isinstance(event, Event):
+                    return FAIL, f"{where}: Detections must hold Event objects, got {type(event).__name__}"
+                if event.label not in labels:
+                    return FAIL, f"{where}: label {event.label!r} is not one of {', '.join(labels)}"
+                if not (math.isfinite(event.onset) and math.isfinite(event.offset)):
+                    return FAIL, f"{where}: event {event} has a time that is not finite"
+                if not 0 <= event.onset <= event.offset <= clip.duration + hop:
+                    return FAIL, (f"{where}: event {event} breaks 0 <= onset <= offset <= {clip.duration:.3f} s "
+                                  f"(the clip's duration, + {hop:g} s)")
+                count += 1
+            if output.tokens is not None:
+                problem = check_timed_tokens(output.tokens, labels, where)
+                if problem:
+                    return FAIL, problem
+        tokens = sum(o.tokens is not None for o in outputs)
+        return PASS, (f"Detections: {count} events over {len(outputs)} clips, labels from the {n}-label list, "
+                      f"finite 0 <= onset <= offset <= clip duration (+ {hop:g} s)"
+                      + (f"; decoded tokens on {tokens} clips" if tokens else ""))
+    shapes, dtypes = [], set()
+    for output, clip in zip(outputs, test):
+        where = f"clip {clip.clip_id}"
+        p = np.asarray(output.probabilities)
+        expected = f"(frames, {n})" if kind is FrameActivity else f"({n},)"
+        right = (p.ndim == 2 and p.shape[1] == n) if kind is FrameActivity else p.shape == (n,)
+        if not right:
+            return FAIL, f"{where}: expected {kind.__name__} probabilities of shape {expected}, got {p.shape}"
+        if not np.issubdtype(p.dtype, np.floating):
+            return FAIL, f"{where}: expected floating-point probabilities, got dtype {p.dtype}"
+        if kind is FrameActivity and output.tags is not None:
+            tags = np.asarray(output.tags)
+            if tags.shape != (n,) or not np.issubdtype(tags.dtype, np.floating):
+                return FAIL, f"{where}: expected floating clip tags of shape ({n},), got {tags.dtype} {tags.shape}"
+        shapes.append(p.shape)
+        dtypes.add(str(p.dtype))
+    tagged = kind is FrameActivity and any(o.tags is not None for o in outputs)
+    return PASS, (f"{kind.__name__}: {'/'.join(sorted(dtypes))} probabilities {_shape_range(shapes)} "
+                  f"for each of {len(outputs)} clips" + (f", clip tags ({n},)" if tagged else ""))
+
+
+def _hop(outputs: list, test: list[FeatureClip]) -> tuple[str, str]:
+    """Check 5 (FrameActivity only): the frame grid covers the clip within one frame, the runner's rule."""
+    kinds = {type(o) for o in outputs}
+    if kinds != {FrameActivity}:
+        return SKIP, f"applies to FrameActivity outputs; these are {', '.join(sorted(k.__name__ for k in kinds))}"
+    hops, covered = set(), []
+    for output, clip in zip(outputs, test):
+        where = f"clip {clip.clip_id}"
+        hop = output.hop_seconds
+        if not isinstance(hop, (int, float)) or not math.isfinite(hop) or hop <= 0:
+            return FAIL, f"{where}: hop_seconds must be a positive number of seconds, got {hop!r}"
+        p = np.asarray(output.probabilities)
+        if p.ndim < 1:
+            return FAIL, f"{where}: probabilities have no frame axis (shape {p.shape})"
+        expected = math.ceil(round(clip.duration / hop, 6))
+        if abs(p.shape[0] - expected) > 1:
+            return FAIL, (f"{where}: {p.shape[0]} frames x {hop:g} s = {p.shape[0] * hop:.3f} s, but the clip is "
+                          f"{clip.duration:.3f} s long (expected {expected} ± 1 frames)")
+        hops.add(hop)
+        covered.append((p.shape[0], expected, clip.duration))
+    frames, expected, duration = covered[0]
+    return PASS, (f"hop {'/'.join(f'{h:g}' for h in sorted(hops))} s; e.g. {frames} frames cover "
+                  f"{frames * min(hops):.3f} s of a {duration:.3f} s clip (expected {expected} ± 1); "
+                  f"all {len(covered)} clips within one frame")
+
+
+def _probabilities(outputs: list, test: list[FeatureClip]) -> tuple[str, str]:
+    """Check 6: finite and in [0, 1], frame probabilities and clip tags alike."""
+    kinds = {type(o) for o in outputs}
+    if not kinds <= {FrameActivity, ClipTags}:
+        return SKIP, f"applies to probabilities; these outputs are {', '.join(sorted(k.__name__ for k in kinds))}"
+    low, high, values = math.inf, -math.inf, 0
+    for output, clip in zip(outputs, test):
+        arrays = [("probability", output.probabilities)]
+        if isinstance(output, FrameActivity) and output.tags is not None:
+            arrays.append(("clip tag", output.tags))
+        for what, array in arrays:
+            p = np.asarray(array, dtype=np.float64)
+            bad = int(np.size(p) - np.count_nonzero(np.isfinite(p)))
+            if bad:
+                return FAIL, f"clip {clip.clip_id}: {bad} of {p.size} {what} values are NaN or infinite"
+            if p.size and (p.min() < 0 or p.max() > 1):
+                outside = int(np.count_nonzero((p < 0) | (p > 1)))
+                return FAIL, (f"clip {clip.clip_id}: {outside} of {p.size} {what} values lie outside [0, 1] "
+                              f"(range [{p.min():g}, {p.max():g}])")
+            if p.size:
+                low, high = min(low, p.min()), max(high, p.max())
+            values += p.size
+    return PASS, f"{values} values over {len(outputs)} clips, all finite, range [{low:.4g}, {high:.4g}]"
+
+
+# --------------------------------------------------------------------------- comparing two runs
+
+
+@dataclass
+class _Difference:
+    probability: float = 0.0  # max |difference| of probabilities and tags
+    time: float = 0.0  # max |difference| of event / token times and hops
+    mismatch: str | None = None  # outputs that cannot be compared value by value
+    where: str | None = None  # the clip with the largest difference
+
+    compared: set = dataclasses.field(default_factory=set)  # "probability" and / or "time"
+
+    @property
+    def within_tolerance(self) -> bool:
+        return self.mismatch is None and self.probability <= PROBABILITY_TOLERANCE and self.time == 0
+
+    def describe(self) -> str:
+        if self.mismatch:
+            return self.mismatch
+        parts = ([f"max |Δp| {self.probability:.3g}"] if "probability" in self.compared else []) + \
+                ([f"max |Δt| {self.time:.3g} s"] if "time" in self.compared else [])
+        text = ", ".join(parts) or "no values to compare"
+        return text + (f" (largest on {self.where})" if self.where and not self.within_tolerance else "")
+
+
+def _array_difference(a, b) -> float | None:
+    """Max |a - b| with NaN equal to NaN at the same place; None when the shapes differ."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return None
+    if not a.size:
+        return 0.0
+    with np.errstate(invalid="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        gaps = np.where(same, 0.0, np.abs(a - b))
+    return float(np.nan_to_num(gaps, nan=np.inf).max())
+
+
+def _compare(first: list, second: list, test: list[FeatureClip]) -> _Difference:
+    result = _Difference()
+
+    def note(kind: str, value: float, clip_id: str) -> None:
+        result.compared.add(kind)
+        if value > getattr(result, kind):
+            setattr(result, kind, value)
+            result.where = clip_id
+
+    for a, b, clip in zip(first, second, test):
+        where = clip.clip_id
+        if type(a) is not type(b):
+            return _Difference(mismatch=f"clip {where}: {type(a).__name__} in one run, {type(b).__name__} in the other")
+        if isinstance(a, (FrameActivity, ClipTags)):
+            pairs = [("probabilities", a.probabilities, b.probabilities)]
+            if isinstance(a, FrameActivity):
+                pairs.append(("clip tags", a.tags, b.tags))
+                if a.hop_seconds != b.hop_seconds:
+                    return _Difference(mismatch=f"clip {where}: hop {a.hop_seconds!r} s in one run, "
+                                                f"{b.hop_seconds!r} s in the other")
+            for what, x, y in pairs:
+                if x is None and y is None:
+                    continue
+                if x is None or y is None:
+                    return _Difference(mismatch=f"clip {where}: {what} in one run only")
+                gap = _array_difference(x, y)
+                if gap is None:
+                    return _Difference(mismatch=f"clip {where}: {what} of shape {np.shape(x)} in one run, "
+                                                f"{np.shape(y)} in the other")
+                note("probability", gap, where)
+        elif isinstance(a, Detections):
+            events_a, events_b = sorted(a.events), sorted(b.events)
+            if [e.label for e in events_a] != [e.label for e in events_b]:
+                return _Difference(mismatch=f"clip {where}: {len(events_a)} events in one run, {len(events_b)} in "
+                                            f"the other, or other labels")
+            for x, y in zip(events_a, events_b):
+                note("time", max(abs(x.onset - y.onset), abs(x.offset - y.offset)), where)
+            tokens_a = [(t.label, t.kind) for t in a.tokens or []]
+            tokens_b = [(t.label, t.kind) for t in b.tokens or []]
+            if tokens_a != tokens_b or (a.tokens is None) != (b.tokens is None):
+                return _Difference(mismatch=f"clip {where}: the decoded tokens differ")
+            for x, y in zip(a.tokens or [], b.tokens or []):
+                note("time", abs(x.time - y.time), where)
+        elif a != b:
+            return _Difference(mismatch=f"clip {where}: the {type(a).__name__} outputs differ")
+    return result
+
+
+# --------------------------------------------------------------------------- the validator
+
+
+def validate_system(system: str, profile: str = "quick", overrides: dict[str, str] | None = None, seed: int = 0,
+                    data_dir: Path | None = None, cache_dir: Path | None = None, device: str = "auto",
+                    log: Callable[[str], None] = print) -> list[Check]:
+    """Run ``system`` on synth-mini and check the interface contract; one ``Check`` per check, in order.
+
+    Raises SedbenchError (one sentence) only for the caller's mistakes: an unknown system, a bad ``--set``, an
+    unknown device, or a dataset that cannot be prepared. Everything the system does wrong is a FAIL line.
+    """
+    from .torch_training import resolve_device, seed_everything  # torch only once a system runs
+
+    system_cls = registry.systems.get(system)
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    device = resolve_device(device)
+    checks: list[Check] = []
+
+    def add(name: str, status: str, detail: str) -> None:
+        checks.append(Check(name, status, detail))
+
+    def skip_rest(reason: str) -> list[Check]:
+        for name in CHECK_NAMES[len(checks):]:
+            add(name, SKIP, reason)
+        return checks
+
+    # 1. interface
+    problem = _interface(system_cls, system, profile)
+    if problem:
+        add("interface", FAIL, problem)
+        return skip_rest("the interface check failed")
+    try:
+        build_config(system_cls, profile, dataset=DATASET)
+    except Exception as exc:
+        add("interface", FAIL, f"profile {profile!r} does not build a {system_cls.Config.__name__}: {one_line(exc)}")
+        return skip_rest("the interface check failed")
+    config = build_config(system_cls, profile, overrides, dataset=DATASET)  # a bad --set is the caller's error
+
+    dataset = registry.datasets.get(DATASET)(data_dir)
+    dataset.prepare()
+    labels = tuple(dataset.labels)
+    context = RunContext(labels=labels, seed=seed, device=device, log=log, checkpoints=NO_CHECKPOINTS)
+    seed_everything(seed)
+    try:
+        spec = system_cls(config, context).features()
+    except Exception as exc:
+        add("interface", FAIL, f"building the system or calling features() raised {one_line(exc)}")
+        return skip_rest("the interface check failed")
+    problem = _spec_problem(spec)
+    if problem:
+        add("interface", FAIL, problem)
+        return skip_rest("the interface check failed")
+    log(f"validate: features of {DATASET} ({type(spec).__name__}, hop {spec.frame_hop:g} s)")
+    try:
+        original = _inputs(dataset, spec, cache_dir, labels)
+    except Exception as exc:
+        add("interface", FAIL, f"extracting the features of {type(spec).__name__} raised {one_line(exc)}")
+        return skip_rest("the interface check failed")
+    dims = _shape_range([original.raw[c.clip_id].shape[1:] for c in original.split.test])
+    settings = _count(len(dataclasses.fields(system_cls.Config)), "setting")
+    add("interface", PASS,
+        f"{system_cls.__name__} subclasses System; name {system_cls.name!r}, paper {system_cls.paper.key}, "
+        f"Config {system_cls.Config.__name__} (dataclass, {settings}), "
+        f"profiles {', '.join(system_cls.profiles)}; features() {type(spec).__name__} with hop {spec.frame_hop:g} s, "
+        f"{dims} per frame; clips {len(original.train)} train / {len(original.valid)} valid / "
+        f"{len(original.test)} test")
+
+    # 2-3. fit and predict
+    log(f"validate: fit + predict, seed {seed}")
+    test = original.test
+    first = _fit_and_predict(system_cls, config, context, original, test, original.watched)
+    if first.fit_error:
+        add("fit", FAIL, f"fit raised {first.fit_error}")
+        return skip_rest("fit raised")
+    history = first.history
+    if not isinstance(history, dict):
+        add("fit", FAIL, f"fit returned {type(history).__name__}, expected a dict (the run record's history)")
+    else:
+        try:
+            json.dumps(json_safe(history), allow_nan=False)
+        except Exception as exc:
+            add("fit", FAIL, f"the returned dict is not JSON-serializable after json_safe: {one_line(exc)}")
+        else:
+            keys = sorted(map(str, history))
+            shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+            add("fit", PASS, f"returned a JSON-serializable dict with {_count(len(keys), 'key')}"
+                + (f": {shown}" if keys else ""))
+    outputs = first.outputs
+    if first.predict_error:
+        add("predict", FAIL, f"predict raised {first.predict_error}")
+        return _isolation_only(checks, first, "predict raised")
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != len(test):
+        count = f"{len(outputs)} outputs" if isinstance(outputs, (list, tuple)) else f"a {type(outputs).__name__}"
+        add("predict", FAIL, f"returned {count} for {len(test)} test clips; expected a list with one output per clip")
+        return _isolation_only(checks, first, "predict did not return one output per clip")
+    add("predict", PASS, f"returned a {type(outputs).__name__} of {len(outputs)} outputs for {len(test)} test clips")
+
+    # 4-6. the outputs
+    for name, judge in (("output shape", lambda: _output_shape(outputs, test, labels, spec.frame_hop)),
+                        ("hop", lambda: _hop(outputs, test)),
+                        ("probabilities", lambda: _probabilities(outputs, test))):
+        try:
+            add(name, *judge())
+        except Exception as exc:
+            add(name, FAIL, f"the outputs could not be inspected: {one_line(exc)}")
+    if all(c.status != FAIL for c in checks[-3:]):
+        try:  # the validator's split rules must never pass what the runner refuses
+            for output, clip in zip(outputs, test):
+                check_output(output, clip, labels, system)
+        except SystemOutputError as exc:
+            checks[-3] = Check("output shape", FAIL, f"sedbench.runner.check_output refused an output: {exc}")
+    comparable = {type(o) for o in outputs} <= {FrameActivity, Detections, ClipTags}
+
+    # 7. determinism
+    log(f"validate: fit + predict again, seed {seed}")
+    second = _fit_and_predict(system_cls, config, context, original, test, original.watched)
+    opened = first.opened + second.opened
+    fits = 2
+    if not second.complete:
+        add("determinism", FAIL, f"the second run with seed {seed} raised {second.fit_error or second.predict_error}")
+        blocker = "the second run raised"
+    elif not comparable:
+        add("determinism", SKIP, "outputs of an unknown kind cannot be compared")
+        blocker = "outputs of an unknown kind cannot be compared"
+    else:
+        difference = (_compare(outputs, second.outputs, test)
+                      if isinstance(second.outputs, (list, tuple)) and len(second.outputs) == len(test)
+                      else _Difference(mismatch="the second run did not return one output per clip"))
+        agree = difference.within_tolerance
+        add("determinism", PASS if agree else FAIL,
+            f"two fits + predicts with seed {seed} {'agree' if agree else 'differ'}: {difference.describe()} "
+            f"(tolerance 0 for times, {PROBABILITY_TOLERANCE:g} for probabilities)")
+        blocker = None if agree else "it needs deterministic outputs"
+
+    # 8. test isolation
+    if blocker:
+        behaviour, behaviour_failed = f"behavioural probe not run: {blocker}", False
+    else:
+        behaviour, behaviour_failed, more_opened = _behavioural_probe(
+            system_cls, config, context, dataset, spec, labels, original, outputs, cache_dir, seed, log)
+        opened += more_opened
+        fits += 1
+    failed = bool(opened) or behaviour_failed
+    add("test isolation", FAIL if failed else PASS, f"{_audit_summary(opened, fits)}; {behaviour}")
+    return checks
+
+
+def _audit_summary(opened: list[str], runs: int) -> str:
+    if not opened:
+        return f"audit probe: no test audio, annotation or feature file opened by __init__ or fit in {runs} " \
+               f"run{'s' * (runs != 1)}"
+    unique = list(dict.fromkeys(opened))
+    more = f" and {len(unique) - 1} more test files" if len(unique) > 1 else ""
+    return f"audit probe: __init__ or fit opened test file {unique[0]}{more}"
+
+
+def _isolation_only(checks: list[Check], run: _Run, reason: str) -> list[Check]:
+    """Outputs unusable: checks 4-7 are skipped, the audit probe still judges what fit opened."""
+    for name in CHECK_NAMES[len(checks):-1]:
+        checks.append(Check(name, SKIP, reason))
+    audit = _audit_summary(run.opened, runs=1)
+    checks.append(Check("test isolation", FAIL if run.opened else PASS,
+                        f"{audit}; behavioural probe not run: {reason}"))
+    return checks
+
+
+def _behavioural_probe(system_cls, config, context, dataset, spec, labels, original: _Inputs, reference: list,
+                       cache_dir: Path, seed: int, log) -> tuple[str, bool, list[str]]:
+    """Fit on the blinded copy, predict the original test features: (detail, failed, files fit opened)."""
+    with tempfile.TemporaryDirectory(prefix="sedbench-validate-") as scratch:
+        log(f"validate: fit on a copy of {DATASET} with noise as test audio and no test annotations")
+        blinded = _blinded_copy(dataset, Path(scratch) / "data", seed)
+        _seed_copy_cache(dataset, blinded, spec, cache_dir, Path(scratch) / "cache")
+        copy = _inputs(blinded, spec, Path(scratch) / "cache", labels, with_test=False)  # it predicts the original
+        run = _fit_and_predict(system_cls, config, context, copy, original.test, original.watched + copy.watched)
+    probe = (f"behavioural probe: fit on a copy of {DATASET} with noise for its {len(original.test)} test "
+             f"recordings and empty test annotations")
+    if not run.complete:
+        return f"{probe} raised {run.fit_error or run.predict_error}", True, run.opened
+    outputs = run.outputs
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != len(original.test):
+        return f"{probe} gave a different number of outputs", True, run.opened
+    difference = _compare(reference, outputs, original.test)
+    if difference.within_tolerance:
+        return f"{probe} gives the same test outputs ({difference.describe()})", False, run.opened
+    return f"{probe} changes the test outputs ({difference.describe()}): fit depends on test data", True, run.opened
