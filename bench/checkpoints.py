@@ -123,7 +123,7 @@ def read_checkpoint(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # weights_only refuses every global it does not allow: code, classes
-        refused = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+        refused = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", str(exc), re.IGNORECASE)
         if refused:
             raise CheckpointError(
                 f"checkpoint {path} holds pickled code or objects ({refused.group(1)}), not only tensors and plain "

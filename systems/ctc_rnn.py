@@ -11,7 +11,9 @@ they also give events for sed_eval's metrics.
 Training as the paper: Glorot-uniform weights, forget-gate bias 1, SGD with Nesterov
 momentum 0.9 at learning rate 3.0 on the per-frame negative log-likelihood, the rate
 multiplied by 0.8 whenever the validation TER has not reached a new minimum for 5
-epochs, 200 epochs, minibatches of 5 sequences of at most 500 frames.
+epochs, 200 epochs, minibatches of 5 sequences of at most 500 frames. A killed run resumes after
+its last finished epoch from ``context.checkpoints`` (weights, momentum, the decayed rate and the epochs
+since the last minimum, data order, history), with the same result as an uninterrupted one.
 
 Readings where the paper is silent (each is a setting):
 
@@ -253,7 +255,16 @@ class CTCRNN(System):
         history = {"epoch": [], "train_loss": [], "train_TER": [], "valid_TER": [], "learning_rate": [],
                    "skipped_steps": [], "seconds": [], "unalignable_sequences": unalignable}
         best_valid, since_best = math.inf, 0
-        for epoch in range(1, c.epochs + 1):
+        done = 0
+        resumed = self.context.checkpoints.load()
+        if resumed is not None:  # a killed run: continue from the end of its last finished epoch
+            model.load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])  # with the decayed learning rate
+            generator.set_state(resumed["generator"])
+            history, done = resumed["history"], resumed["epoch"]
+            best_valid, since_best = resumed["best_valid_TER"], resumed["epochs_since_best"]
+            log(f"resumed from the checkpoint after epoch {done}")
+        for epoch in range(done + 1, c.epochs + 1):
             started = time.perf_counter()
             model.train()
             order = torch.randperm(len(sequences), generator=generator).tolist()
@@ -295,6 +306,11 @@ class CTCRNN(System):
                 + (f"  {skipped} non-finite steps skipped" if skipped else "") + f"  ({history['seconds'][-1]:.1f} s)")
             if self.context.monitor is not None:
                 self.context.monitor(epoch, self.predict)
+            if epoch < c.epochs:  # the last epoch ends the fit: its record follows
+                self.context.checkpoints.save({
+                    "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(), "history": history,
+                    "best_valid_TER": best_valid, "epochs_since_best": since_best})
         history["best_valid_TER"] = best_valid
         return history
 

@@ -9,6 +9,10 @@ ratio is accumulated over a 1 s sliding window; the class is active where the
 accumulated ratio is positive. The output probability is the logistic function
 of the accumulated ratio, so the harness's 0.5 threshold is exactly that
 decision. With 16 components: 2 x 16 x (59 + 59 + 1) = 3808 parameters per class.
+
+No training checkpoints: the fit has no epochs and no per-epoch state (each GMM is one scikit-learn EM call), so a
+killed job restarts its fit from scratch; it is short (the quick profile's fit on ``synth`` took 15 s in
+reports/runs/synth/gmm). The system neither reads nor writes ``context.checkpoints``.
 """
 
 from __future__ import annotations

@@ -82,6 +82,10 @@ Not reproduced: the ITC-Irst protocol's leave-one-recording-out cross-validation
 are averaged (Sec. 4.2); here one model is trained on the training recordings and the thresholds come from the
 dataset's validation split.
 
+Checkpoints: a killed run resumes after its last finished epoch from ``context.checkpoints`` (weights, Adam's
+state, data order, history, the lowest validation loss and its weights), with the same result as an
+uninterrupted one; the threshold search runs after the last epoch, which writes no checkpoint.
+
 Profiles: ``paper`` has the sizes above (4,519,472 parameters with 16 classes, 4,486,672 for the baseline).
 ``quick`` keeps the features, T = 512, the losses, the inference and the searches and shrinks the rest for two
 CPU cores: F = 16, H = 32 (34,512 / 30,384 parameters), a training segment every 128 frames (about 9 per 30 s
@@ -634,7 +638,16 @@ class MultitaskCRNN(System):
             history[f"train_{part}_loss"], history[f"valid_{part}_loss"] = [], []
         best_loss, best_epoch, best_state = math.inf, 0, None
         self.context.log(f"{self.name}: {starts.size} training segments of {c.segment_frames} frames per epoch")
-        for epoch in range(c.epochs):
+        first_epoch = 0
+        resumed = self.context.checkpoints.load()
+        if resumed is not None:  # a killed run: continue from the end of its last finished epoch
+            model.load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            generator.set_state(resumed["generator"])
+            history, first_epoch = resumed["history"], resumed["epoch"]
+            best_loss, best_epoch, best_state = resumed["best_loss"], resumed["best_epoch"], resumed["best_state"]
+            self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
+        for epoch in range(first_epoch, c.epochs):
             started = time.perf_counter()
             model.train()
             starts = train_store.segment_starts(c.segment_hop, offset=epoch * SEGMENT_GRID_SHIFT)
@@ -667,6 +680,11 @@ class MultitaskCRNN(System):
             valid_text = f"  valid loss {valid_means[0]:.4f}" if valid_means else ""
             self.context.log(f"epoch {epoch + 1:3d}  loss {means[0]:.4f}{valid_text}{'  *' if improved else ''}  "
                              f"({history['seconds'][-1]:.1f} s)")
+            if epoch + 1 < c.epochs:  # the last epoch ends the training: the threshold search and record follow
+                self.context.checkpoints.save({
+                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(), "history": history,
+                    "best_loss": best_loss, "best_epoch": best_epoch, "best_state": best_state})
         if best_state is not None:
             model.load_state_dict(best_state)
         history["best_valid_loss_epoch"] = best_epoch or None

@@ -35,7 +35,8 @@ Recurrent Neural Network for Rare Acoustic Event Detection", 2018 (cited below a
   the validation loss (binary cross-entropy over non-overlapping chunks of the class's validation clips; the
   training loss where a class has no validation clips); the best epoch's weights are restored. Training stops at
   the first epoch >= ``min_epochs`` whose best loss is ``patience`` epochs old, or at ``max_epochs`` (a safety cap
-  the paper does not have). PyTorch's default initialization (the paper is silent).
+  the paper does not have). PyTorch's default initialization (the paper is silent). A killed run resumes
+  inside the network it was training, the finished ones restored from the checkpoint (``NetworkSeries``).
 - Post-processing, exactly Sec. 2.5 and Fig. 4: a sliding ensemble runs the network on every window of tau
   frames (hop 1) and averages the overlapping predictions of each frame; the class's tau models are averaged
   with equal weights (Table 2); an event is present in the clip when the maximum exceeds the class threshold
@@ -93,6 +94,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sedbench.checkpoints import CheckpointError
 from sedbench.data import Detections, Event, FeatureClip, LabelKind, Paper
 from sedbench.errors import ConfigError, DataError
 from sedbench.features import LogMelSpec
@@ -469,8 +471,12 @@ def evaluate_chunks(model: nn.Module, data: ClassFrames, tau: int, device: torch
 
 def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, tau: int, *, batch_size: int,
                       learning_rate: float, lr_decay: float, rule: StoppingRule, device: str, log,
-                      name: str) -> dict:
-    """Adam + BCE on shuffled tau-frame chunks, Keras-style time-based decay, early stopping per ``rule``."""
+                      name: str, resume: dict | None = None, save_epoch=None) -> dict:
+    """Adam + BCE on shuffled tau-frame chunks, Keras-style time-based decay, early stopping per ``rule``.
+
+    ``save_epoch(state)`` receives the loop's state after every epoch that does not end the training; ``resume``
+    is such a state to continue from (see ``NetworkSeries``).
+    """
     device_ = torch.device(device)
     model.to(device_)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -485,7 +491,15 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
     history = {"epoch": [], "train_loss": [], "valid_loss": [], "valid_accuracy": [], "learning_rate": [],
                "seconds": [], "monitor": monitor}
     best, best_epoch, best_state = math.inf if lower_is_better else -math.inf, -1, None
-    for epoch in range(rule.max_epochs):
+    first_epoch = 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])  # the decay's update count
+        generator.set_state(resume["generator"])
+        history, first_epoch = resume["history"], resume["epoch"]
+        best, best_epoch, best_state = resume["best"], resume["best_epoch"], resume["best_state"]
+    for epoch in range(first_epoch, rule.max_epochs):
         started = time.perf_counter()
         model.train()
         starts = train.chunk_starts(tau, offset=epoch % tau)
@@ -519,7 +533,12 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
         scores = f"  valid loss {valid_loss:.4f}  acc {valid_accuracy:.4f}" if len(valid) else ""
         log(f"{name} epoch {epoch + 1:3d}  loss {history['train_loss'][-1]:.4f}{scores}"
             f"{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)")
-        if epoch + 1 >= rule.min_epochs and epoch - best_epoch >= rule.patience:
+        stop = epoch + 1 >= rule.min_epochs and epoch - best_epoch >= rule.patience
+        if not stop and epoch + 1 < rule.max_epochs and save_epoch is not None:
+            save_epoch({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "history": history,
+                        "best": best, "best_epoch": best_epoch, "best_state": best_state})
+        if stop:
             log(f"{name}: early stop after epoch {epoch + 1}; best epoch {best_epoch + 1}")
             break
     if best_state is not None:
@@ -528,6 +547,58 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
     history[f"best_{monitor}"] = best if math.isfinite(best) else None
     history["weights"] = "best epoch" if rule.restore_best else "last epoch"
     return history
+
+
+class NetworkSeries:
+    """Checkpoints of networks trained one after another (per class and per tau).
+
+    A checkpoint holds every finished network's weights and history, the name of the network in progress (or of
+    the next one to start, with epoch 0) and that network's epoch state (``train_chunk_model``), so a killed job
+    resumes inside the network it was training. It is written after every epoch that does not end a network and
+    after every network but the last.
+    """
+
+    def __init__(self, checkpoints, names: list[str], log):
+        self.checkpoints, self.names = checkpoints, names
+        self.finished: dict[str, dict] = {}  # name -> {"model": state dict, "history": its history}
+        self.current: str | None = None
+        self.resume: dict | None = None
+        state = checkpoints.load()
+        if state is None:
+            return
+        unknown = [name for name in [*state["finished"], state["network"]] if name not in names]
+        if unknown:
+            raise CheckpointError(f"checkpoint {checkpoints.path} holds network {unknown[0]!r}, which this "
+                                  f"configuration does not train ({', '.join(names)}); delete it to restart this "
+                                  "job from scratch")
+        self.finished, self.current, self.resume = state["finished"], state["network"], state["training"]
+        log(f"resumed from the checkpoint after epoch {state['epoch']} of network {self.current} "
+            f"({len(self.finished)} of {len(names)} networks finished)")
+
+    def train(self, name: str, build, train) -> tuple[nn.Module, dict]:
+        """Network ``name`` and its history: from the checkpoint when it is finished there, else
+        ``train(model, resume, save_epoch)`` (``train_chunk_model``'s arguments) on ``build()``."""
+        restored = self.finished.get(name)
+        resume = self.resume if name == self.current else None
+        if restored is not None or resume is not None:
+            # its weights come from the checkpoint: building it must not move the generators load() restored
+            with torch.random.fork_rng(devices=[]):
+                model = build()
+        else:
+            model = build()
+        if restored is not None:
+            model.load_state_dict(restored["model"])
+            return model, restored["history"]
+        history = train(model, resume, lambda training: self._save(name, training))
+        self.finished[name] = {"model": model.state_dict(), "history": history}
+        following = self.names.index(name) + 1
+        if following < len(self.names):
+            self._save(self.names[following], None)
+        return model, history
+
+    def _save(self, network: str, training: dict | None) -> None:
+        self.checkpoints.save({"network": network, "epoch": training["epoch"] if training else 0,
+                               "training": training, "finished": self.finished})
 
 
 # --------------------------------------------------------------------------- post-processing (Sec. 2.5)
@@ -642,6 +713,8 @@ class RareCRNN(System):
         rule = StoppingRule(monitor="valid_loss", max_epochs=c.max_epochs, patience=c.patience,
                             min_epochs=c.min_epochs, restore_best=True)
         history = {"models": {}}
+        series = NetworkSeries(self.context.checkpoints, [f"{label}/t{tau}" for label in self.context.labels
+                                                          for tau in self.ensembles[label]], self.context.log)
         for index, label in enumerate(self.context.labels):
             taus = self.ensembles[label]
             clips = clips_for_class(train, label)
@@ -651,11 +724,14 @@ class RareCRNN(System):
             train_data = ClassFrames(clips, index, min_frames=max(taus))
             valid_data = ClassFrames(clips_for_class(valid, label), index, min_frames=max(taus))
             for tau in taus:
-                model = self.build_model(c)
-                history["models"][f"{label}/t{tau}"] = train_chunk_model(
-                    model, train_data, valid_data, tau, batch_size=c.batch_size, learning_rate=c.learning_rate,
-                    lr_decay=c.lr_decay, rule=rule, device=self.context.device, log=self.context.log,
-                    name=f"{label} t{tau}")
+                def train_one(model, resume, save_epoch, tau=tau):
+                    return train_chunk_model(
+                        model, train_data, valid_data, tau, batch_size=c.batch_size, learning_rate=c.learning_rate,
+                        lr_decay=c.lr_decay, rule=rule, device=self.context.device, log=self.context.log,
+                        name=f"{label} t{tau}", resume=resume, save_epoch=save_epoch)
+
+                model, history["models"][f"{label}/t{tau}"] = series.train(
+                    f"{label}/t{tau}", lambda: self.build_model(c).to(self.context.device), train_one)
                 self.models[(label, tau)] = model
         return history
 
@@ -738,6 +814,7 @@ class RareFNN(System):
         rule = StoppingRule(monitor="valid_accuracy", max_epochs=c.max_epochs, patience=c.patience,
                             min_delta=c.min_delta, restore_best=False)
         history = {"models": {}}
+        series = NetworkSeries(self.context.checkpoints, list(self.context.labels), self.context.log)
         for index, label in enumerate(self.context.labels):
             clips = clips_for_class(train, label)
             if not clips:
@@ -746,10 +823,15 @@ class RareFNN(System):
             valid_clips = clips_for_class(valid, label)
             train_data = ClassFrames(clips, index, features=[self.stacked(x.features) for x in clips])
             valid_data = ClassFrames(valid_clips, index, features=[self.stacked(x.features) for x in valid_clips])
-            model = self.build_model()
-            history["models"][label] = train_chunk_model(
-                model, train_data, valid_data, 1, batch_size=c.batch_size, learning_rate=c.learning_rate,
-                lr_decay=0.0, rule=rule, device=self.context.device, log=self.context.log, name=label)
+
+            def train_one(model, resume, save_epoch):
+                return train_chunk_model(
+                    model, train_data, valid_data, 1, batch_size=c.batch_size, learning_rate=c.learning_rate,
+                    lr_decay=0.0, rule=rule, device=self.context.device, log=self.context.log, name=label,
+                    resume=resume, save_epoch=save_epoch)
+
+            model, history["models"][label] = series.train(
+                label, lambda: self.build_model().to(self.context.device), train_one)
             self.models[label] = model
         return history
 

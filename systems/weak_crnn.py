@@ -14,6 +14,8 @@ that vector repeated over every frame of the (padded) clip, and the loss is
 two weights (``sedbench report --paper adavanne2017``). Early stopping watches the same weighted
 loss on the validation clips, which is computed from their tags only (weakly labelled validation
 clips have no frame labels); the weights of the epoch with the lowest validation loss are kept.
+A killed run resumes after its last finished epoch from ``context.checkpoints`` (weights, optimizer, gradient
+scaler, data order, history and the best weights so far), with the same result as an uninterrupted one.
 
 Sources (the ``paper`` profile):
 
@@ -288,7 +290,17 @@ class WeakCRNN(System):
         history = {"epoch": [], "train_loss": [], "train_strong_loss": [], "train_weak_loss": [], "valid_loss": [],
                    "valid_F1_tag": [], "seconds": [], "criterion": "valid_loss"}
         best_loss, best_epoch, best_state = math.inf, -1, None
-        for epoch in range(c.max_epochs):
+        first_epoch = 0
+        resumed = self.context.checkpoints.load()
+        if resumed is not None:  # a killed run: continue from the end of its last finished epoch
+            model.load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            scaler.load_state_dict(resumed["scaler"])
+            generator.set_state(resumed["generator"])
+            history, first_epoch = resumed["history"], resumed["epoch"]
+            best_loss, best_epoch, best_state = resumed["best_loss"], resumed["best_epoch"], resumed["best_state"]
+            self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
+        for epoch in range(first_epoch, c.max_epochs):
             started = time.perf_counter()
             model.train()
             sums = torch.zeros(3, device=self.device)
@@ -325,7 +337,13 @@ class WeakCRNN(System):
                 f"valid loss {valid_loss:.4f}  F1_tag {valid_f1:5.1f}{'  *' if improved else ''}  "
                 f"({history['seconds'][-1]:.1f} s)"
             )
-            if epoch - best_epoch >= c.patience:
+            stop = epoch - best_epoch >= c.patience
+            if not stop and epoch + 1 < c.max_epochs:  # the last epoch ends the fit: its record follows
+                self.context.checkpoints.save({
+                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "generator": generator.get_state(), "history": history,
+                    "best_loss": best_loss, "best_epoch": best_epoch, "best_state": best_state})
+            if stop:
                 self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
                                  f"best epoch {best_epoch + 1}")
                 break
@@ -358,7 +376,7 @@ class WeakCRNN(System):
         reference = np.stack([np.asarray(clip.tags) > 0.5 for clip in clips])
         estimated = np.stack(clip_tags) > c.threshold
         hits = float(np.sum(reference & estimated))
-        f1 = 200 * hits / (reference.sum() + estimated.sum()) if hits else 0.0
+        f1 = float(200 * hits / (reference.sum() + estimated.sum())) if hits else 0.0  # checkpoints refuse NumPy
         return total / max(count, 1), f1
 
     def _infer(self, clips: list[FeatureClip]) -> tuple[list[np.ndarray], list[np.ndarray]]:

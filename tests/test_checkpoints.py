@@ -138,3 +138,10 @@ def test_a_checkpoint_with_pickled_code_is_refused_without_running_it(tmp_path):
     path.write_bytes(pickle.dumps({"epoch": 1}) + b"junk")
     with pytest.raises(CheckpointError, match="cannot be read"):
         read_checkpoint(path)
+
+
+def test_a_checkpoint_holding_a_numpy_value_names_it_instead_of_calling_the_file_corrupted(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"epoch": 1, "rng": {}, "history": {"f1": [np.float64(0.5)]}}, path)  # NumPy scalars are refused
+    with pytest.raises(CheckpointError, match=r"holds pickled code or objects \(numpy\._core\.multiarray\.scalar\)"):
+        Checkpoints(path).load()

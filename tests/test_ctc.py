@@ -231,3 +231,40 @@ def test_predict_returns_one_output_per_clip_whatever_the_batch_size():
         config = build_config(CTCRNN, "quick", {"units": "4", "batch_size": batch_size})
         outputs = CTCRNN(config, RunContext(labels=LABELS, seed=0, device="cpu")).predict(clips)
         assert len(outputs) == 23 and all(isinstance(o, Detections) for o in outputs)
+
+
+def test_a_fit_killed_after_an_epoch_resumes_with_the_same_learning_rate_decay_and_history(tmp_path, one_torch_thread):
+    from test_checkpoints import Killed, KilledAfter
+
+    from sedbench.checkpoints import Checkpoints, read_checkpoint
+
+    rng = np.random.default_rng(2)
+    clips = [clip(f"c{i}", 30, [Event(0.5, 1.2, LABELS[i % 3]), Event(1.5, 2.5, LABELS[(i + 1) % 3])], rng=rng)
+             for i in range(8)]
+    # the rate decays when the validation TER has not improved for 2 epochs: the counter spans the kill
+    config = build_config(CTCRNN, "quick", {"features": "logmel", "units": "8", "epochs": "5", "batch_size": "3",
+                                             "decay_patience": "2"})
+
+    def ctc_rnn(checkpoints, messages):
+        torch.manual_seed(0)  # a new process: the harness seeds, then builds the system
+        return CTCRNN(config, RunContext(labels=LABELS, seed=0, device="cpu", log=messages.append,
+                                         checkpoints=checkpoints))
+
+    reference = ctc_rnn(Checkpoints(None), [])
+    expected = reference.fit(clips[:6], clips[6:])
+    assert expected["learning_rate"] == [1.0, 1.0, 1.0, 0.8, 0.8]  # no new minimum after epoch 1: decays after 3, 5
+    path = tmp_path / "checkpoint.pt"
+    with pytest.raises(Killed):
+        ctc_rnn(KilledAfter(path, saves=2), []).fit(clips[:6], clips[6:])
+    checkpoint = read_checkpoint(path)
+    assert (checkpoint["epoch"], checkpoint["epochs_since_best"]) == (2, 1)
+    messages = []
+    resumed = ctc_rnn(Checkpoints(path), messages)
+    history = resumed.fit(clips[:6], clips[6:])
+    assert "resumed from the checkpoint after epoch 2" in messages
+    assert [m.split()[1] for m in messages if m.startswith("epoch")] == ["3", "4", "5"]
+    assert history["epoch"] == expected["epoch"] == [1, 2, 3, 4, 5]
+    for key in set(expected) - {"seconds"}:
+        assert history[key] == expected[key], key
+    for got, want in zip(resumed.log_probabilities(clips), reference.log_probabilities(clips)):
+        np.testing.assert_array_equal(got, want)

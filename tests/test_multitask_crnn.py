@@ -484,3 +484,39 @@ def test_tiny_runs_through_the_harness(workspace, synth_mini, tmp_path):
         assert all(0 <= v["alpha"] <= 1 and v[second] is not None for v in thresholds.values())
         assert record["history"]["epoch"] == [1]
 
+
+
+@pytest.mark.parametrize("cls", [MultitaskCRNN, MultitaskCRNNBaseline])
+def test_a_fit_killed_after_an_epoch_resumes_to_the_same_history_and_detections(cls, tmp_path):
+    from test_checkpoints import Killed, KilledAfter
+
+    from sedbench.checkpoints import Checkpoints, read_checkpoint
+
+    labels = ("a", "b")
+    config = _config(cls, conv_filters=4, rnn_units=4, segment_frames=32, segment_hop=16, epochs=4,
+                     keep_weights="best_valid_loss", alpha_step=0.1, beta_step=0.25, median_window_max=13)
+    clips = _training_clips(6, 100, labels)
+
+    def system(checkpoints, messages):
+        torch.manual_seed(5)  # a new process: the harness seeds, then builds the system
+        return cls(config, RunContext(labels, 5, "cpu", log=messages.append, checkpoints=checkpoints))
+
+    reference = system(Checkpoints(None), [])
+    expected = reference.fit(clips[:4], clips[4:])
+    path = tmp_path / "checkpoint.pt"
+    with pytest.raises(Killed):
+        system(KilledAfter(path, saves=3), []).fit(clips[:4], clips[4:])
+    assert read_checkpoint(path)["epoch"] == 3
+    messages = []
+    resumed = system(Checkpoints(path), messages)
+    history = resumed.fit(clips[:4], clips[4:])
+    assert "resumed from the checkpoint after epoch 3" in messages
+    assert [m.split()[1] for m in messages if m.startswith("epoch")] == ["4"]  # only the missing epoch ran
+    assert history["epoch"] == expected["epoch"] == [1, 2, 3, 4]
+    history["threshold_search"].pop("seconds")
+    expected["threshold_search"].pop("seconds")
+    for key in set(expected) - {"seconds"}:
+        assert history[key] == expected[key], key
+    for got, want in zip(resumed.frame_outputs(clips), reference.frame_outputs(clips)):
+        np.testing.assert_array_equal(got, want)
+    assert resumed.predict(clips) == reference.predict(clips)

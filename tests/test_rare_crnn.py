@@ -1,6 +1,7 @@
 """Rare-event systems of Amiriparian et al. 2018 (rare-crnn, rare-cnn) and the DCASE2017 task 2 FNN baseline."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -277,3 +278,102 @@ def test_rare_fnn_runs_through_the_harness(workspace, synth_mini, tmp_path):
     assert sorted(record["history"]["models"]) == sorted(labels)  # no target classes: every clip for every class
     assert record["features"]["fft_length"] == 2048 and record["features"]["n_mels"] == 40
     assert 0 <= record["headline"]["ER_event"]
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _trained_epochs(messages):
+    """(network, epoch) of every epoch a fit trained, from its log."""
+    found = [re.match(r"^(\S+(?: t\d+)?) epoch +(\d+) ", m) for m in messages]
+    return [(match.group(1), int(match.group(2))) for match in found if match]
+
+
+def _assert_same_fit(history, expected, resumed, reference, clips):
+    assert list(history["models"]) == list(expected["models"])
+    for name, want in expected["models"].items():
+        assert want["epoch"] == [1, 2, 3]
+        for key in set(want) - {"seconds"}:
+            assert history["models"][name][key] == want[key], (name, key)
+    for clip in clips:
+        for label in LABELS:
+            np.testing.assert_array_equal(resumed.class_probabilities(clip, label),
+                                          reference.class_probabilities(clip, label))
+    assert resumed.predict(clips) == reference.predict(clips)
+
+
+@pytest.mark.parametrize("kill_after, network, epoch", [
+    (8, "glassbreak/t3", 2),  # saves: 2 epochs and 1 hand-over per network, so the 8th is inside the 3rd network
+    (6, "glassbreak/t3", 0),  # the hand-over from the 2nd network to the 3rd
+])
+def test_rare_crnn_killed_in_a_later_network_resumes_inside_it(tmp_path, kill_after, network, epoch):
+    from test_checkpoints import Killed, KilledAfter
+
+    from sedbench.checkpoints import Checkpoints, read_checkpoint
+
+    config = _config(n_mels=32, min_epochs=1, max_epochs=3, patience=10, lr_decay=0.01,
+                     ensembles="babycry=3+5,glassbreak=3,gunshot=4", thresholds="babycry=0,glassbreak=0,gunshot=0")
+    clips = _clips(6, 120, 32, 0.023)
+
+    def rare_crnn(checkpoints, messages):
+        torch.manual_seed(4)  # a new process: the harness seeds, then builds the system
+        return RareCRNN(config, RunContext(LABELS, 4, "cpu", log=messages.append, checkpoints=checkpoints))
+
+    reference = rare_crnn(Checkpoints(None), [])
+    expected = reference.fit(clips, clips[:3])
+    path = tmp_path / "checkpoint.pt"
+    with pytest.raises(Killed):
+        rare_crnn(KilledAfter(path, saves=kill_after), []).fit(clips, clips[:3])
+    checkpoint = read_checkpoint(path)
+    assert (checkpoint["network"], checkpoint["epoch"]) == (network, epoch)
+    assert list(checkpoint["finished"]) == ["babycry/t3", "babycry/t5"]
+    messages = []
+    resumed = rare_crnn(Checkpoints(path), messages)
+    history = resumed.fit(clips, clips[:3])
+    assert f"resumed from the checkpoint after epoch {epoch} of network {network} (2 of 4 networks finished)" in messages
+    assert _trained_epochs(messages) == [("glassbreak t3", e) for e in range(epoch + 1, 4)] + [
+        ("gunshot t4", e) for e in (1, 2, 3)]  # the finished networks were not trained again
+    _assert_same_fit(history, expected, resumed, reference, clips)
+    # the Keras-style decay went on from the update count of the checkpoint
+    assert history["models"]["glassbreak/t3"]["learning_rate"][-1] < 1e-3
+
+
+def test_rare_fnn_killed_in_its_last_network_resumes_inside_it(tmp_path):
+    from test_checkpoints import Killed, KilledAfter
+
+    from sedbench.checkpoints import Checkpoints, read_checkpoint
+
+    config = _config(RareFNN, max_epochs=3, patience=10)
+    clips = _clips(6, 150, 40, 0.02)
+
+    def rare_fnn(checkpoints, messages):
+        torch.manual_seed(4)
+        return RareFNN(config, RunContext(LABELS, 4, "cpu", log=messages.append, checkpoints=checkpoints))
+
+    reference = rare_fnn(Checkpoints(None), [])
+    expected = reference.fit(clips, clips[:3])
+    path = tmp_path / "checkpoint.pt"
+    with pytest.raises(Killed):
+        rare_fnn(KilledAfter(path, saves=7), []).fit(clips, clips[:3])
+    checkpoint = read_checkpoint(path)
+    assert (checkpoint["network"], checkpoint["epoch"], list(checkpoint["finished"])) == (
+        "gunshot", 1, ["babycry", "glassbreak"])
+    messages = []
+    resumed = rare_fnn(Checkpoints(path), messages)
+    history = resumed.fit(clips, clips[:3])
+    assert "resumed from the checkpoint after epoch 1 of network gunshot (2 of 3 networks finished)" in messages
+    assert _trained_epochs(messages) == [("gunshot", 2), ("gunshot", 3)]
+    _assert_same_fit(history, expected, resumed, reference, clips)
+
+
+def test_a_checkpoint_of_other_networks_is_one_clear_error(tmp_path):
+    from sedbench.checkpoints import CheckpointError, Checkpoints
+
+    path = tmp_path / "checkpoint.pt"
+    Checkpoints(path).save({"network": "siren/t3", "epoch": 1, "training": None, "finished": {}})
+    system = RareCRNN(_config(n_mels=32, ensembles="babycry=3,glassbreak=3,gunshot=3"),
+                      RunContext(LABELS, 0, "cpu", log=lambda _: None, checkpoints=Checkpoints(path)))
+    message = (f"checkpoint {path} holds network 'siren/t3', which this configuration does not train (babycry/t3, "
+               "glassbreak/t3, gunshot/t3); delete it to restart this job from scratch")
+    with pytest.raises(CheckpointError, match=f"^{re.escape(message)}$"):
+        system.fit(_clips(3, 60, 32, 0.023), [])

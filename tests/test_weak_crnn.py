@@ -141,3 +141,37 @@ def test_bad_settings_are_one_clear_error():
         WeakCRNN(WeakCRNNConfig(strong_weight=0, weak_weight=0), RunContext(labels=LABELS, seed=0, device="cpu"))
     with pytest.raises(ConfigError, match=r"^pool_sizes \(3, 2\) must divide the 40 mel bands evenly$"):
         WeakCRNN(WeakCRNNConfig(pool_sizes=(3, 2)), RunContext(labels=LABELS, seed=0, device="cpu"))
+
+
+def test_a_fit_killed_after_an_epoch_resumes_to_the_same_history_and_outputs(tmp_path, one_torch_thread):
+    from test_checkpoints import Killed, KilledAfter
+
+    from sedbench.checkpoints import Checkpoints, read_checkpoint
+
+    rng = np.random.default_rng(6)
+    train = [tiny_clip(f"t{i}", 2.0, rng.integers(0, 2, 3), rng) for i in range(6)]
+    valid = [tiny_clip(f"v{i}", 2.0, rng.integers(0, 2, 3), rng) for i in range(2)]
+    config = WeakCRNNConfig(**{**TINY.__dict__, "dropout": 0.25, "max_epochs": 4})  # dropout draws from the RNG
+
+    def weak_crnn(checkpoints, messages):
+        torch.manual_seed(7)  # a new process: the harness seeds, then builds the system
+        return WeakCRNN(config, RunContext(labels=LABELS, seed=7, device="cpu", log=messages.append,
+                                           checkpoints=checkpoints))
+
+    reference = weak_crnn(Checkpoints(None), [])
+    expected = reference.fit(train, valid)
+    path = tmp_path / "checkpoint.pt"
+    with pytest.raises(Killed):
+        weak_crnn(KilledAfter(path, saves=2), []).fit(train, valid)
+    assert read_checkpoint(path)["epoch"] == 2
+    messages = []
+    resumed = weak_crnn(Checkpoints(path), messages)
+    history = resumed.fit(train, valid)
+    assert "resumed from the checkpoint after epoch 2" in messages
+    assert [m.split()[1] for m in messages if m.startswith("epoch")] == ["3", "4"]  # only the missing epochs ran
+    assert history["epoch"] == expected["epoch"] == [1, 2, 3, 4]
+    for key in set(expected) - {"seconds"}:
+        assert history[key] == expected[key], key
+    for got, want in zip(resumed.predict(valid), reference.predict(valid)):
+        np.testing.assert_array_equal(got.probabilities, want.probabilities)
+        np.testing.assert_array_equal(got.tags, want.tags)
