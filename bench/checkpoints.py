@@ -63,6 +63,12 @@ class Checkpoints:
         self.path = Path(path) if path is not None else None
         self.resumed_epoch: int | None = None  # the epoch count of the checkpoint load() resumed from
         self.saves = 0
+        self._harness: dict = {}  # name -> (get, restore): the harness's own per-epoch state, saved alongside
+
+    def attach(self, name: str, get, restore) -> None:
+        """Save ``get()`` with every checkpoint and hand it to ``restore`` on load (e.g. the --track-test curve)."""
+        if self.path is not None:
+            self._harness[name] = (get, restore)
 
     @property
     def enabled(self) -> bool:
@@ -81,6 +87,9 @@ class Checkpoints:
             raise CheckpointError(f"checkpoint {self.path} is not a sedbench training checkpoint (no 'rng' entry); "
                                   "delete it to restart this job from scratch")
         restore_rng_state(state.pop("rng"))
+        for name, value in state.pop("harness", {}).items():
+            if name in self._harness:
+                self._harness[name][1](value)
         self.resumed_epoch = state.get("epoch")
         return state
 
@@ -93,7 +102,8 @@ class Checkpoints:
         handle, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(handle, "wb") as out:
-                torch.save({**state, "rng": rng_state()}, out)
+                harness = {name: get() for name, (get, _) in self._harness.items()}
+                torch.save({**state, "rng": rng_state(), **({"harness": harness} if harness else {})}, out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)

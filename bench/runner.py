@@ -364,6 +364,7 @@ def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoin
     settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
     if test_curve is not None:
         test_curve.attach(test, settings)
+        checkpoints.attach("test_curve", test_curve.state, test_curve.restore)  # a resumed run keeps its curve
 
     with timer("fit"):
         history = system.fit(train, valid)
@@ -447,6 +448,12 @@ class TestCurve:
                                        rare_events=self.rare_events)
         self.epochs.append({"epoch": int(epoch), **headline})
         self.seconds += time.perf_counter() - started
+
+    def state(self) -> dict:
+        return {"epochs": list(self.epochs), "seconds": self.seconds}
+
+    def restore(self, state: dict) -> None:
+        self.epochs, self.seconds = list(state["epochs"]), float(state["seconds"])
 
     def summary(self) -> dict:
         return {"note": "test scores after each epoch, for plots only; never used to select a model",

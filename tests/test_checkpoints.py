@@ -145,3 +145,19 @@ def test_a_checkpoint_holding_a_numpy_value_names_it_instead_of_calling_the_file
     torch.save({"epoch": 1, "rng": {}, "history": {"f1": [np.float64(0.5)]}}, path)  # NumPy scalars are refused
     with pytest.raises(CheckpointError, match=r"holds pickled code or objects \(numpy\._core\.multiarray\.scalar\)"):
         Checkpoints(path).load()
+
+
+def test_attached_harness_state_is_saved_and_restored_with_the_checkpoint(tmp_path):
+    curve = [{"epoch": 1, "F1_frm": 10.0}]
+    writer = Checkpoints(tmp_path / "checkpoint.pt")
+    writer.attach("test_curve", lambda: {"epochs": list(curve)}, lambda value: None)
+    writer.save({"epoch": 1})
+    curve.append({"epoch": 2, "F1_frm": 12.0})
+    writer.save({"epoch": 2})
+    restored = []
+    reader = Checkpoints(tmp_path / "checkpoint.pt")
+    reader.attach("test_curve", lambda: {}, restored.append)
+    assert reader.load() == {"epoch": 2}  # the harness's entry is not handed to the system
+    assert restored == [{"epochs": [{"epoch": 1, "F1_frm": 10.0}, {"epoch": 2, "F1_frm": 12.0}]}]
+    Checkpoints(None).attach("x", lambda: 1, restored.append)  # a disabled store keeps nothing
+    assert Checkpoints(None)._harness == {}
