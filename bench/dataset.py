@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from abc import ABC, abstractmethod
@@ -193,7 +194,10 @@ def parse_annotation_line(line: str, source: str, line_number: int) -> tuple[str
         onset, offset = float(onset_text), float(offset_text)
     except ValueError:
         raise DataError(f"{where}: onset and offset must be numbers, got {onset_text!r} and {offset_text!r}") from None
-    if not (onset == onset and offset == offset) or onset < 0:
+    for name, value, text in (("onset", onset, onset_text), ("offset", offset, offset_text)):
+        if not math.isfinite(value):  # float() reads 'nan' and 'inf'
+            raise DataError(f"{where}: {name} must be a finite number, got {text!r}")
+    if onset < 0:
         raise DataError(f"{where}: onset must be a number >= 0, got {onset_text!r}")
     if offset < onset:
         raise DataError(f"{where}: offset {offset} is before onset {onset}")

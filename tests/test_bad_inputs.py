@@ -188,6 +188,18 @@ def onset_not_a_number(root):
 
 
 @before_jobs
+def nan_offset(root):
+    write(root / "meta" / "f1.ann", "0.1\tnan\tdog\n")
+    return Bad(f"{root / 'meta' / 'f1.ann'}, line 1: offset must be a finite number, got 'nan'")
+
+
+@before_jobs
+def infinite_onset_and_offset(root):
+    write(root / "meta" / "f2.ann", "inf\tinf\tdog\n")
+    return Bad(f"{root / 'meta' / 'f2.ann'}, line 1: onset must be a finite number, got 'inf'")
+
+
+@before_jobs
 def unknown_label(root):
     write(root / "labels.txt", "cat\ndog\n")
     write(root / "meta" / "f2.ann", "0.1\t0.2\tdog\n0.3\t0.4\tunicorn\n")
