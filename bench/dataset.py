@@ -231,6 +231,9 @@ def parse_dcase_row(line: str, source: str, number: int) -> tuple[str | None, st
             line = "\t".join(fields)
     else:
         fields = text.split()
+    if _missing_fields(fields):
+        raise DataError(f"{source}, line {number}: expected 'filename onset offset label' or 'onset offset label', "
+                        f"got {text.strip()!r} (too few fields)")
     if len(fields) == 1:
         return fields[0], None, None
     if len(fields) == 2:
@@ -243,6 +246,16 @@ def parse_dcase_row(line: str, source: str, number: int) -> tuple[str | None, st
         return filename, scene, event
     filename, event = parse_annotation_line(line, source, number)
     return filename, None, event
+
+
+def _missing_fields(fields: list[str]) -> bool:
+    """A row cut short: a lone time, 'filename onset', or 'filename onset offset' without its label.
+
+    Without this, 'file 0.5' would read as a file with scene '0.5' and 'file 0.5 1.0' as onset 'file'.
+    """
+    if len(fields) in (1, 2):
+        return _is_number(fields[-1])
+    return len(fields) == 3 and not _is_number(fields[0]) and _is_number(fields[1]) and _is_number(fields[2])
 
 
 def _is_number(text: str) -> bool:

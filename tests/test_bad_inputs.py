@@ -188,6 +188,27 @@ def onset_not_a_number(root):
 
 
 @before_jobs
+def row_without_its_label(root):
+    write(root / "meta" / "f1.ann", "f1.wav\t0.1\t0.5\n")  # used to read as onset 'f1.wav'
+    return Bad(f"{root / 'meta' / 'f1.ann'}, line 1: expected 'filename onset offset label' or 'onset offset label', "
+               r"got 'f1.wav\t0.1\t0.5' (too few fields)")
+
+
+@before_jobs
+def row_with_only_an_onset(root):
+    write(root / "meta" / "f2.ann", "0.1\t0.5\tdog\n0.7\n")  # used to read as a row naming an audio file '0.7'
+    return Bad(f"{root / 'meta' / 'f2.ann'}, line 2: expected 'filename onset offset label' or 'onset offset label', "
+               "got '0.7' (too few fields)")
+
+
+@before_jobs
+def combined_list_row_without_offset_and_label(root):
+    write(root / "meta.txt", "audio/f0.wav\t0.1\t0.5\tdog\naudio/f1.wav\t0.2\naudio/f2.wav\n")  # used to be scene '0.2'
+    return Bad(f"{root / 'meta.txt'}, line 2: expected 'filename onset offset label' or 'onset offset label', "
+               r"got 'audio/f1.wav\t0.2' (too few fields)")
+
+
+@before_jobs
 def nan_offset(root):
     write(root / "meta" / "f1.ann", "0.1\tnan\tdog\n")
     return Bad(f"{root / 'meta' / 'f1.ann'}, line 1: offset must be a finite number, got 'nan'")
