@@ -268,7 +268,11 @@ def _rows(path: Path):
 
 
 def _read_combined_meta(meta: Path, index: AudioIndex, recordings: dict[str, Recording]) -> None:
-    for number, (filename, scene, event) in _rows(meta):
+    rows = list(_rows(meta))
+    if not rows:  # else every audio file would be reported as unannotated, hiding the real cause
+        raise DataError(f"{meta} lists no audio files; expected one row 'filename onset offset label' per event, "
+                        "or a lone filename for a file without events")
+    for number, (filename, scene, event) in rows:
         where = f"{meta}, line {number}"
         if filename is None:
             raise DataError(f"{where}: rows of {COMBINED_META} need the audio file name first "

@@ -234,6 +234,13 @@ def label_listed_twice(root):
 
 
 @before_jobs
+def empty_combined_annotation_list(root):
+    write(root / "meta.txt", "# filename\tonset\toffset\tlabel\n\n")  # used to blame audio/f0.wav for it
+    return Bad(f"{root / 'meta.txt'} lists no audio files; expected one row 'filename onset offset label' per event, "
+               "or a lone filename for a file without events")
+
+
+@before_jobs
 def annotations_without_any_event(root):
     for ann in (root / "meta").glob("*.ann"):
         write(ann, "")  # an empty annotation file is a file without events; with no events at all, no labels
