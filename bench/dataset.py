@@ -8,9 +8,10 @@ import math
 import os
 import re
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator, TextIO
 
 from .audio import audio_info
 from .data import AudioClip, Event, LabelKind, Paper, Split
@@ -266,12 +267,31 @@ def _is_number(text: str) -> bool:
     return True
 
 
+@contextmanager
+def open_text(path: Path, newline: str | None = None) -> Iterator[TextIO]:
+    """``open(path)`` for reading UTF-8 text (a BOM is skipped); a byte that is not UTF-8 is one DataError naming
+    its line, instead of a UnicodeDecodeError from wherever the file is read."""
+    try:
+        with open(path, encoding="utf-8-sig", newline=newline) as handle:
+            yield handle
+    except UnicodeDecodeError:
+        data = Path(path).read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise DataError(f"{path}, line {line}: byte 0x{data[exc.start]:02x} (column {column}) is not UTF-8 text; "
+                            "save the file as UTF-8") from None
+        raise
+
+
 def read_annotation_file(path: Path) -> list[tuple[str | None, Event]]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"annotation file {path} does not exist")
     rows = []
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip() and not line.lstrip().startswith("#"):
                 rows.append(parse_annotation_line(line, str(path), number))
@@ -289,7 +309,7 @@ def read_list_file(path: Path) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"fold list {path} does not exist")
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         return [line.split("\t")[0].strip() for line in handle if line.strip()]
 
 
@@ -355,7 +375,7 @@ def read_event_lists(path: Path) -> dict[str, list[Event]]:
         raise DataError(f"{path} contains no event-list files ({', '.join(EVENT_FILE_SUFFIXES)})")
     result: dict[str, list[Event]] = {}
     for file in files:
-        with open(file, encoding="utf-8") as handle:
+        with open_text(file) as handle:
             for number, line in enumerate(handle, start=1):
                 text = line.strip()
                 if not text or text.startswith("#"):

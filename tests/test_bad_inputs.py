@@ -221,6 +221,20 @@ def infinite_onset_and_offset(root):
 
 
 @before_jobs
+def annotation_file_not_in_utf8(root):
+    (root / "meta" / "f2.ann").write_bytes("0.1\t0.2\tdog\n0.3\t0.4\tcaf\u00e9 noise\n".encode("latin-1"))
+    return Bad(f"{root / 'meta' / 'f2.ann'}, line 2: byte 0xe9 (column 12) is not UTF-8 text; save the file as UTF-8")
+
+
+@before_jobs
+def manifest_not_in_utf8(root):
+    manifest = root / "list.csv"
+    manifest.write_bytes("filename,onset,offset,event_label\naudio/f0.wav,0,1,b\u00e9b\u00e9\n".encode("cp1252"))
+    return Bad(f"{manifest}, line 2: byte 0xe9 (column 19) is not UTF-8 text; save the file as UTF-8",
+               dataset=manifest)
+
+
+@before_jobs
 def unknown_label(root):
     write(root / "labels.txt", "cat\ndog\n")
     write(root / "meta" / "f2.ann", "0.1\t0.2\tdog\n0.3\t0.4\tunicorn\n")
@@ -525,6 +539,15 @@ def test_score_with_a_malformed_estimated_row(tmp_path, sedbench):
     outcome = sedbench("score", "--reference", reference, "--estimated", estimated)
     assert_refused_before_any_job(outcome, f"{estimated}, line 2: onset and offset must be numbers, got '0.5' and "
                                            "'late'")
+
+
+def test_score_with_a_reference_not_in_utf8(tmp_path, sedbench):
+    reference = tmp_path / "ref.txt"
+    reference.write_bytes("a.wav\t0.5\t2.0\tdog\nb.wav\t0.5\t2.0\tc\u00f4ne\n".encode("latin-1"))
+    estimated = write(tmp_path / "est.txt", "a.wav\t0.5\t2.0\tdog\n")
+    outcome = sedbench("score", "--reference", reference, "--estimated", estimated)
+    assert_refused_before_any_job(outcome, f"{reference}, line 2: byte 0xf4 (column 16) is not UTF-8 text; save the "
+                                           "file as UTF-8")
 
 
 def test_html_in_names_labels_and_datasets_is_escaped_on_the_leaderboard(runs, sedbench, tmp_path):
