@@ -27,6 +27,9 @@ import pytest
 import soundfile as sf
 
 from sedbench import cli, registry
+from sedbench.data import AudioClip
+from sedbench.features import FeatureCache
+from sedbench.system import RunContext, build_config
 import test_fetch
 from test_audio_formats import _wav_bytes
 from test_fetch import Corpus, assert_nothing_installed, serve, special, tar_bytes, zip_bytes
@@ -52,8 +55,8 @@ class Outcome:
 @pytest.fixture
 def sedbench(monkeypatch, capsys, tmp_path):
     """``sedbench(*args)`` runs the console script's ``main()`` in this process; data and cache in tmp_path."""
-    monkeypatch.setenv("SEDBENCH_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("SEDBENCH_CACHE", str(tmp_path / "cache"))  # restored even where --cache-dir changes it
+    monkeypatch.setenv("SEDBENCH_DATA", str(tmp_path.resolve() / "data"))
+    monkeypatch.setenv("SEDBENCH_CACHE", str(tmp_path.resolve() / "cache"))  # restored even where --cache-dir changes it
 
     def invoke(*args) -> Outcome:
         monkeypatch.setattr(sys, "argv", ["sedbench", *map(str, args)])
@@ -434,6 +437,36 @@ def nan_samples_in_a_float_wav(root):
     samples[1234] = np.nan
     wav = write_wav(root / "audio" / "f2.wav", samples=samples, subtype="FLOAT")
     return Bad(f"audio file {wav} contains NaN or infinite samples")
+
+
+def cached_feature_file(root: Path, wav: Path) -> Path:
+    """Where the quick CRNN's log-mel features of ``wav`` are cached (the sedbench fixture's cache folder)."""
+    crnn = registry.systems.get("crnn")
+    spec = crnn(build_config(crnn, "quick"), RunContext(labels=("dog",), seed=0, device="cpu")).features()
+    clip = AudioClip(clip_id=wav.relative_to(root).as_posix(), path=wav, events=[], duration=1.0)
+    path = FeatureCache(root.parent / "cache").path_for(clip, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@in_job
+def cached_features_with_nan(root):
+    wav = root / "audio" / "f1.wav"
+    cached = cached_feature_file(root, wav)
+    features = np.zeros((51, 40), np.float32)
+    features[7, 3] = np.nan
+    np.save(cached, features)
+    return Bad(f"cached features {cached} of audio file {wav} contain NaN or infinite values; delete the file so that "
+               "they are extracted again")
+
+
+@in_job
+def damaged_cached_feature_file(root):
+    wav = root / "audio" / "f0.wav"
+    cached = cached_feature_file(root, wav)
+    cached.write_bytes(b"\x93NUMPY\x01\x00garbage")  # used to be a ValueError traceback from numpy
+    return Bad(re.compile(rf"cached features {re.escape(str(cached))} of audio file {re.escape(str(wav))} cannot be "
+                          r"read \(.+\); delete the file so that they are extracted again$"))
 
 
 @in_job
