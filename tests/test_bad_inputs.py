@@ -591,6 +591,7 @@ def test_html_in_names_labels_and_datasets_is_escaped_on_the_leaderboard(runs, s
         events.append([7.0, 8.0, "label" + unsafe])
     record["metrics"]["frame"]["class_wise"]["label" + unsafe] = {"F1": 12.0}
     record["system"]["citation"] = "cited as" + unsafe
+    record["system"]["url"] = " JavaScript:alert(document.cookie)"  # escaping alone would keep this link clickable
     record["profile"] = "profile" + unsafe
     record["config"]["name"] = "config" + unsafe
     write(runs / "data" / "record.json", json.dumps(record))
@@ -599,6 +600,7 @@ def test_html_in_names_labels_and_datasets_is_escaped_on_the_leaderboard(runs, s
     assert outcome.code == 0 and "Traceback" not in outcome.stderr, outcome.stderr
     html = page.read_text(encoding="utf-8")
     assert "<script>alert" not in html and "alert(1)</script>" not in html
+    assert "javascript:" not in html.lower() and '<span title="cited as&lt;script&gt;' in html  # no link, citation kept
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;"  # jinja2's escapes in the page's HTML
     for name in ("data", "system", "label", "cited as", "profile"):
         assert name + escaped in html, name
