@@ -607,3 +607,18 @@ def test_html_in_names_labels_and_datasets_is_escaped_on_the_leaderboard(runs, s
     in_svg = "&lt;script&gt;alert(1)&lt;/script&gt;\"'&amp;"  # matplotlib's escapes of SVG text
     assert "system" + in_svg in html and "label" + in_svg in html
     assert leftovers(tmp_path) == [runs / "data" / "record.json"]  # the input record, and no temporary page
+
+
+def test_dollar_signs_in_names_and_labels_are_text_on_the_leaderboard(runs, sedbench, tmp_path):
+    label, system = "cost $x^$ y", "gain $5 to $6"  # matplotlib used to parse these as mathtext: an error, or math
+    record = _record("dollars", system, 0, _events(60.0, 0.5))
+    record["dataset"]["labels"] = ["car", "dog barking", label]
+    record["excerpt"]["reference"].append([7.0, 8.0, label])
+    record["metrics"]["frame"]["class_wise"][label] = {"F1": 12.0}
+    write(runs / "dollars" / "record.json", json.dumps(record))
+    page = tmp_path / "page.html"
+    outcome = sedbench("leaderboard", "--runs-dir", runs, "--out", page)
+    assert outcome.code == 0 and "Traceback" not in outcome.stderr, outcome.stderr
+    html = page.read_text(encoding="utf-8")
+    svg_text = re.findall(r"<text[^>]*>([^<]*)</text>", html)
+    assert label in svg_text and system in svg_text  # each written as it is, not as math
