@@ -360,19 +360,20 @@ def _save_memo(memo_file: Path, memo: dict[str, str]) -> None:
 EVENT_FILE_SUFFIXES = (".txt", ".tsv", ".csv", ".ann")
 
 
-def read_event_lists(path: Path) -> dict[str, list[Event]]:
+def read_event_lists(path: Path, role: str = "event list") -> dict[str, list[Event]]:
     """Events per audio file from one DCASE event-list file or a folder of them.
 
     Accepts ``filename onset offset label`` rows, ``onset offset label`` rows (the
     audio file is then named after the annotation file), lone ``filename`` rows (a
-    file with no events), and a DESED-style header row. Keys are audio basenames.
+    file with no events), and a DESED-style header row. Keys are audio basenames. ``role`` names the input in errors.
     """
     path = Path(path)
+    kinds = ", ".join(EVENT_FILE_SUFFIXES)
     if not path.exists():
-        raise DataError(f"{path} does not exist")
+        raise DataError(f"{role} {path} does not exist; expected an event-list file ({kinds}) or a folder of them")
     files = sorted(p for p in path.rglob("*") if p.suffix in EVENT_FILE_SUFFIXES) if path.is_dir() else [path]
     if not files:
-        raise DataError(f"{path} contains no event-list files ({', '.join(EVENT_FILE_SUFFIXES)})")
+        raise DataError(f"{role} folder {path} contains no event-list files ({kinds})")
     result: dict[str, list[Event]] = {}
     for file in files:
         with open_text(file) as handle:

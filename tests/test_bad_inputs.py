@@ -566,6 +566,21 @@ def test_leaderboard_of_a_runs_dir_without_records(runs, sedbench, tmp_path):
     assert not (tmp_path / "page.html").exists()
 
 
+def test_score_with_a_reference_that_does_not_exist(tmp_path, sedbench):
+    estimated = write(tmp_path / "est.txt", "a.wav\t0.5\t2.0\tdog\n")
+    outcome = sedbench("score", "--reference", tmp_path / "ref.txt", "--estimated", estimated)
+    assert_refused_before_any_job(outcome, f"reference {tmp_path / 'ref.txt'} does not exist; expected an event-list "
+                                           "file (.txt, .tsv, .csv, .ann) or a folder of them")
+
+
+def test_score_with_an_estimated_folder_without_event_lists(tmp_path, sedbench):
+    reference = write(tmp_path / "ref.txt", "a.wav\t0.5\t2.0\tdog\n")
+    write(tmp_path / "out" / "a.json", "{}")
+    outcome = sedbench("score", "--reference", reference, "--estimated", tmp_path / "out")
+    assert_refused_before_any_job(outcome, f"estimated event list folder {tmp_path / 'out'} contains no event-list "
+                                           "files (.txt, .tsv, .csv, .ann)")
+
+
 def test_score_with_a_malformed_estimated_row(tmp_path, sedbench):
     reference = write(tmp_path / "ref.txt", "a.wav\t0.5\t2.0\tdog\n")
     estimated = write(tmp_path / "est.txt", "a.wav\t0.5\t2.0\tdog\na.wav\t0.5\tlate\tdog\n")
