@@ -363,6 +363,31 @@ def unknown_override_key(root):
                args=("--set", "max_epoch=3"))
 
 
+# Each passed the type check and then failed inside the job with a traceback, or (the last two) trained nonsense.
+OUT_OF_RANGE = [
+    ("crnn", "pool_sizes=(3,3,3)", "setting 'pool_sizes' must pool the 40 mel bands evenly (its product must divide "
+                                   "n_mels), got (3, 3, 3)"),
+    ("crnn", "kernel_size=(4,4)", "setting 'kernel_size' must be two odd sizes (frequency, time), got (4, 4)"),
+    ("crnn", "conv_maps=-3", "setting 'conv_maps' must be >= 1, got -3"),
+    ("crnn", "pool_sizes=(5,0,2)", "every value of setting 'pool_sizes' must be >= 1, got (5, 0, 2)"),
+    ("crnn", "dropout=1.5", "setting 'dropout' must be between 0 and 1, got 1.5"),
+    ("crnn", "batch_size=0", "setting 'batch_size' must be >= 1, got 0"),
+    ("crnn", "learning_rate=0", "setting 'learning_rate' must be > 0, got 0.0"),
+    ("crnn", "sequence_frames=0", "setting 'sequence_frames' must be >= 1, got 0"),
+    ("crnn", "precision=fp8", "setting 'precision' must be one of fp32, bf16, fp16, got 'fp8'"),
+    ("fnn", "context_frames=4", "setting 'context_frames' must be odd (a centred context), got 4"),
+    ("fnn", "hidden_units=33", "setting 'hidden_units' must be a multiple of maxout_pool (2), got 33"),
+    ("crnn", "max_epochs=0", "setting 'max_epochs' must be >= 1, got 0"),
+    ("crnn", "threshold=2", "setting 'threshold' must be between 0 and 1, got 2.0"),
+]
+
+
+@pytest.mark.parametrize("system, override, message", OUT_OF_RANGE, ids=[f"{s}-{o}" for s, o, _ in OUT_OF_RANGE])
+def test_override_outside_its_range_is_refused_before_any_job(system, override, message, folder, runs, sedbench):
+    outcome = run_on(sedbench, folder, runs, Bad(message, args=("--set", override)), system=system)
+    assert_refused_before_any_job(outcome, message, runs, folder)
+
+
 @before_jobs
 def override_without_a_value(root):
     return Bad("--set expects key=value, got 'max_epochs'", args=("--set", "max_epochs"))
