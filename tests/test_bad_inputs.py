@@ -104,7 +104,7 @@ def assert_refused_before_any_job(outcome: Outcome, expected: str | re.Pattern, 
         assert expected.fullmatch(errors[0][len("error: "):]), errors[0]
     else:
         assert errors[0] == f"error: {expected}"
-    assert not any(line.startswith("== ") for line in outcome.lines), "a job was started"
+    assert not any(re.match(r"== |\[\d+/\d+\] ", line) for line in outcome.lines), "a job was started"
     assert leftovers(*folders) == []
 
 
@@ -502,8 +502,9 @@ def event_past_the_end_of_its_audio(root):
 
 
 @in_job
-def unknown_fold(root):
-    return Bad("dataset 'folder:mydata' has folds 1; got fold '7'", args=("--fold", "7"))
+def unknown_fold(root):  # the grid runner checks folds before any job and says it in its own words
+    return Bad(re.compile(r"dataset 'folder:mydata' (has folds 1; got fold '7'|has no fold '7'; folds: 1)$"),
+               args=("--fold", "7"))
 
 
 @in_job
