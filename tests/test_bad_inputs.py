@@ -56,7 +56,7 @@ class Outcome:
 def sedbench(monkeypatch, capsys, tmp_path):
     """``sedbench(*args)`` runs the console script's ``main()`` in this process; data and cache in tmp_path."""
     monkeypatch.setenv("SEDBENCH_DATA", str(tmp_path.resolve() / "data"))
-    monkeypatch.setenv("SEDBENCH_CACHE", str(tmp_path.resolve() / "cache"))  # restored even where --cache-dir changes it
+    monkeypatch.setenv("SEDBENCH_CACHE", str(tmp_path.resolve() / "cache"))  # restored after --cache-dir sets it
 
     def invoke(*args) -> Outcome:
         monkeypatch.setattr(sys, "argv", ["sedbench", *map(str, args)])
@@ -67,7 +67,7 @@ def sedbench(monkeypatch, capsys, tmp_path):
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except Exception:  # noqa: BLE001 - a bug, shown in the assertion message rather than raised
+        except Exception:  # a bug: reported by the assertions, with its traceback, rather than raised here
             code, escaped = None, traceback.format_exc()
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err + escaped)
@@ -647,7 +647,7 @@ def test_html_in_names_labels_and_datasets_is_escaped_on_the_leaderboard(runs, s
         assert name + escaped in html, name
     in_svg = "&lt;script&gt;alert(1)&lt;/script&gt;\"'&amp;"  # matplotlib's escapes of SVG text
     assert "system" + in_svg in html and "label" + in_svg in html
-    assert leftovers(tmp_path) == [runs / "data" / "record.json"]  # the input record, and no temporary page
+    assert leftovers(tmp_path.resolve()) == [runs / "data" / "record.json"]  # the input record; no temporary page
 
 
 def test_dollar_signs_in_names_and_labels_are_text_on_the_leaderboard(runs, sedbench, tmp_path):
