@@ -65,7 +65,7 @@ from typing import ClassVar, Iterable
 
 from .audio import audio_info
 from .data import AudioClip, Event, LabelKind, Paper, Split
-from .dataset import Dataset, parse_annotation_line, parse_dcase_row
+from .dataset import Dataset, open_text, parse_annotation_line, parse_dcase_row
 from .errors import DataError, SedbenchError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -261,14 +261,18 @@ class AudioIndex:
 
 
 def _rows(path: Path):
-    with open(path, encoding="utf-8-sig") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip() and not line.lstrip().startswith("#"):
                 yield number, parse_dcase_row(line, str(path), number)
 
 
 def _read_combined_meta(meta: Path, index: AudioIndex, recordings: dict[str, Recording]) -> None:
-    for number, (filename, scene, event) in _rows(meta):
+    rows = list(_rows(meta))
+    if not rows:  # else every audio file would be reported as unannotated, hiding the real cause
+        raise DataError(f"{meta} lists no audio files; expected one row 'filename onset offset label' per event, "
+                        "or a lone filename for a file without events")
+    for number, (filename, scene, event) in rows:
         where = f"{meta}, line {number}"
         if filename is None:
             raise DataError(f"{where}: rows of {COMBINED_META} need the audio file name first "
@@ -336,7 +340,7 @@ def _read_per_file_annotations(root: Path, index: AudioIndex, recordings: dict[s
 def _read_list(path: Path, index: AudioIndex) -> list[str]:
     """Clip ids of a fold list, in order, each once (DCASE training lists repeat a file per event)."""
     clip_ids: dict[str, None] = {}
-    with open(path, encoding="utf-8-sig") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             name = line.split("\t")[0].strip()
             if name and not name.startswith("#"):
@@ -479,7 +483,7 @@ def _labels(label_file: Path, recordings: list[Recording], root: Path) -> tuple[
     """labels.txt, or the sorted annotated labels (with the target classes of a rare-event manifest)."""
     if label_file.is_file():
         labels: list[str] = []
-        with open(label_file, encoding="utf-8-sig") as handle:
+        with open_text(label_file) as handle:
             for number, line in enumerate(handle, start=1):
                 label = line.strip()
                 if not label or label.startswith("#"):
@@ -515,7 +519,7 @@ def scan_manifest(manifest: Path) -> Layout:
     root = manifest.parent
     recordings: dict[str, Recording] = {}
     assignments: dict[str, dict[str, tuple[str, str]]] = {}  # fold -> clip id -> (partition, "file, line")
-    with open(manifest, encoding="utf-8-sig", newline="") as handle:
+    with open_text(manifest, newline="") as handle:
         reader = csv.reader(handle)
         header = [h.strip().lower() for h in next(reader, [])]
         _check_header(manifest, header)

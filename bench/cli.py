@@ -365,8 +365,8 @@ def score(
     from .dataset import read_event_lists
     from .metrics import MetricSettings, score as score_lists
 
-    refs = read_event_lists(reference)
-    ests = read_event_lists(estimated)
+    refs = read_event_lists(reference, "reference")
+    ests = read_event_lists(estimated, "estimated event list")
     unknown_files = sorted(set(ests) - set(refs))
     if unknown_files:
         raise SedbenchError(

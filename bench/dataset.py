@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator, TextIO
 
 from .audio import audio_info
 from .data import AudioClip, Event, LabelKind, Paper, Split
@@ -193,7 +195,10 @@ def parse_annotation_line(line: str, source: str, line_number: int) -> tuple[str
         onset, offset = float(onset_text), float(offset_text)
     except ValueError:
         raise DataError(f"{where}: onset and offset must be numbers, got {onset_text!r} and {offset_text!r}") from None
-    if not (onset == onset and offset == offset) or onset < 0:
+    for name, value, text in (("onset", onset, onset_text), ("offset", offset, offset_text)):
+        if not math.isfinite(value):  # float() reads 'nan' and 'inf'
+            raise DataError(f"{where}: {name} must be a finite number, got {text!r}")
+    if onset < 0:
         raise DataError(f"{where}: onset must be a number >= 0, got {onset_text!r}")
     if offset < onset:
         raise DataError(f"{where}: offset {offset} is before onset {onset}")
@@ -227,6 +232,9 @@ def parse_dcase_row(line: str, source: str, number: int) -> tuple[str | None, st
             line = "\t".join(fields)
     else:
         fields = text.split()
+    if _missing_fields(fields):
+        raise DataError(f"{source}, line {number}: expected 'filename onset offset label' or 'onset offset label', "
+                        f"got {text.strip()!r} (too few fields)")
     if len(fields) == 1:
         return fields[0], None, None
     if len(fields) == 2:
@@ -241,6 +249,16 @@ def parse_dcase_row(line: str, source: str, number: int) -> tuple[str | None, st
     return filename, None, event
 
 
+def _missing_fields(fields: list[str]) -> bool:
+    """A row cut short: a lone time, 'filename onset', or 'filename onset offset' without its label.
+
+    Without this, 'file 0.5' would read as a file with scene '0.5' and 'file 0.5 1.0' as onset 'file'.
+    """
+    if len(fields) in (1, 2):
+        return _is_number(fields[-1])
+    return len(fields) == 3 and not _is_number(fields[0]) and _is_number(fields[1]) and _is_number(fields[2])
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -249,12 +267,31 @@ def _is_number(text: str) -> bool:
     return True
 
 
+@contextmanager
+def open_text(path: Path, newline: str | None = None) -> Iterator[TextIO]:
+    """``open(path)`` for reading UTF-8 text (a BOM is skipped); a byte that is not UTF-8 is one DataError naming
+    its line, instead of a UnicodeDecodeError from wherever the file is read."""
+    try:
+        with open(path, encoding="utf-8-sig", newline=newline) as handle:
+            yield handle
+    except UnicodeDecodeError:
+        data = Path(path).read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise DataError(f"{path}, line {line}: byte 0x{data[exc.start]:02x} (column {column}) is not UTF-8 text; "
+                            "save the file as UTF-8") from None
+        raise
+
+
 def read_annotation_file(path: Path) -> list[tuple[str | None, Event]]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"annotation file {path} does not exist")
     rows = []
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip() and not line.lstrip().startswith("#"):
                 rows.append(parse_annotation_line(line, str(path), number))
@@ -272,7 +309,7 @@ def read_list_file(path: Path) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"fold list {path} does not exist")
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         return [line.split("\t")[0].strip() for line in handle if line.strip()]
 
 
@@ -323,22 +360,23 @@ def _save_memo(memo_file: Path, memo: dict[str, str]) -> None:
 EVENT_FILE_SUFFIXES = (".txt", ".tsv", ".csv", ".ann")
 
 
-def read_event_lists(path: Path) -> dict[str, list[Event]]:
+def read_event_lists(path: Path, role: str = "event list") -> dict[str, list[Event]]:
     """Events per audio file from one DCASE event-list file or a folder of them.
 
     Accepts ``filename onset offset label`` rows, ``onset offset label`` rows (the
     audio file is then named after the annotation file), lone ``filename`` rows (a
-    file with no events), and a DESED-style header row. Keys are audio basenames.
+    file with no events), and a DESED-style header row. Keys are audio basenames. ``role`` names the input in errors.
     """
     path = Path(path)
+    kinds = ", ".join(EVENT_FILE_SUFFIXES)
     if not path.exists():
-        raise DataError(f"{path} does not exist")
+        raise DataError(f"{role} {path} does not exist; expected an event-list file ({kinds}) or a folder of them")
     files = sorted(p for p in path.rglob("*") if p.suffix in EVENT_FILE_SUFFIXES) if path.is_dir() else [path]
     if not files:
-        raise DataError(f"{path} contains no event-list files ({', '.join(EVENT_FILE_SUFFIXES)})")
+        raise DataError(f"{role} folder {path} contains no event-list files ({kinds})")
     result: dict[str, list[Event]] = {}
     for file in files:
-        with open(file, encoding="utf-8") as handle:
+        with open_text(file) as handle:
             for number, line in enumerate(handle, start=1):
                 text = line.strip()
                 if not text or text.startswith("#"):

@@ -14,6 +14,7 @@ import numpy as np
 from .audio import load_audio
 from .data import AudioClip, Event
 from .dataset import content_hash
+from .errors import DataError
 
 FEATURE_CODE_VERSION = 2  # bump when extraction changes, so stale caches are not reused
 
@@ -124,7 +125,7 @@ class FeatureCache:
         path = self.path_for(clip, spec, pitch_shift)
         if path.exists():
             self.hits += 1
-            return np.load(path, mmap_mode="r")
+            return _load_cached(path, clip)
         self.misses += 1
         audio, _ = load_audio(clip.path, spec.sample_rate)
         if pitch_shift:
@@ -137,6 +138,23 @@ class FeatureCache:
         np.save(tmp, features)
         os.replace(tmp, path)
         return features
+
+
+def _load_cached(path: Path, clip: AudioClip) -> np.ndarray:
+    """A cache entry, checked: entries are written atomically, so a bad one was damaged on disk afterwards."""
+    try:
+        features = np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as exc:
+        problem = f"cannot be read ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})"
+    else:
+        if features.ndim != 2 or not np.issubdtype(features.dtype, np.floating):
+            problem = f"are not a (frames, features) float matrix (shape {features.shape}, dtype {features.dtype})"
+        elif not np.all(np.isfinite(features)):
+            problem = "contain NaN or infinite values"
+        else:
+            return features
+    raise DataError(f"cached features {path} of audio file {clip.path} {problem}; delete the file so that they are "
+                    "extracted again")
 
 
 @dataclass

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -43,6 +43,7 @@ class Line:
     links: list[tuple[RecordRef, str]]  # (record, href relative to the page)
     versions: dict[str, str | None]
     config_json: str
+    paper_href: str = ""  # the paper's URL when it is a web address, else no link
 
 
 @dataclass
@@ -78,6 +79,13 @@ def _href(path: str, page_dir: Path | None) -> str:
         return Path(path).resolve().as_uri()
 
 
+def _web_link(url: str | None) -> str:
+    """``url`` if it is an http(s) address, else "": escaping keeps a record's URL inside the href attribute, but a
+    javascript: or data: URL there would still run when clicked."""
+    url = (url or "").strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
+
+
 def _best_rows(rows: list[Row], metric: str) -> set[int]:
     """Indices of the rows holding the best mean of a metric (all of them on a tie)."""
     means = {i: row.mean_std(metric)[0] for i, row in enumerate(rows) if row.mean_std(metric)}
@@ -101,6 +109,7 @@ def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None) -> 
             row=row, cells=cells, links=[(ref, _href(ref.path, page_dir)) for ref in row.records],
             versions={name: versions.get(name) for name in PACKAGES if name in versions},
             config_json=json.dumps(row.config, indent=1, sort_keys=True, default=str),
+            paper_href=_web_link(row.paper_url),
         ))
     return lines
 

@@ -21,7 +21,8 @@ def _pyplot():
     matplotlib.use("Agg")  # no display: figures are only written to SVG
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "sedbench", "font.size": 9,
+    # names and labels come from records: text.parse_math off, or a '$' in one is read as mathtext (and crashes)
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "sedbench", "font.size": 9, "text.parse_math": False,
                          "axes.spines.top": False, "axes.spines.right": False})
     return plt
 

@@ -91,7 +91,48 @@ def build_config(system: type[System], profile: str, overrides: dict[str, str] |
     config = system.Config(**values)
     if overrides:
         config = apply_overrides(config, overrides)
+    check_config(config)
     return config
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting allows (every item, for a tuple setting); a Config declares them in a class
+    attribute ``ranges: ClassVar[dict[str, Range]]`` and build_config checks them before any job starts."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: low itself is not allowed (a learning rate must be > 0)
+
+    def allows(self, value) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"between {self.low:g} and {self.high:g}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"<= {self.high:g}"
+
+
+def check_config(config) -> None:
+    """ConfigError for a setting outside its declared ``ranges`` (collected along the Config's bases), then the
+    Config's own ``check()`` for rules between settings; a value a network cannot be built with fails here, in one
+    sentence, rather than as a traceback from inside a job."""
+    ranges: dict[str, Range] = {}
+    for cls in reversed(type(config).__mro__):
+        ranges.update(vars(cls).get("ranges", {}))
+    for key, allowed in ranges.items():
+        value = getattr(config, key)
+        items = value if isinstance(value, tuple) else (value,)
+        if any(item is not None and not allowed.allows(item) for item in items):
+            what = "every value of setting" if isinstance(value, tuple) else "setting"
+            raise ConfigError(f"{what} {key!r} must be {allowed}, got {value!r}")
+    check = getattr(config, "check", None)
+    if callable(check):
+        check()
 
 
 def apply_overrides(config, overrides: dict[str, str]):

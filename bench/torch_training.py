@@ -16,6 +16,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -23,7 +24,8 @@ from torch import nn
 
 from .checkpoints import NO_CHECKPOINTS
 from .data import FeatureClip
-from .errors import SedbenchError
+from .errors import ConfigError, SedbenchError
+from .system import Range
 
 
 def resolve_device(requested: str) -> str:
@@ -230,6 +232,9 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")  # what FrameModelTrainer runs in (autocast dtypes)
+
+
 @dataclass(frozen=True)
 class FrameTrainingConfig:
     """Settings every FrameTorchSystem shares (Cakir et al. 2017, Sec. III-D); systems extend it."""
@@ -244,6 +249,16 @@ class FrameTrainingConfig:
     patience: int = 100  # "not improving for more than 100 epochs"
     threshold: float = 0.5  # C
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with gradient scaling)
+
+    ranges: ClassVar[dict[str, Range]] = {
+        "sample_rate": Range(1), "n_mels": Range(1), "sequence_frames": Range(1), "sequence_shift": Range(0),
+        "batch_size": Range(1), "learning_rate": Range(0, low_open=True), "max_epochs": Range(1),
+        "patience": Range(0), "threshold": Range(0, 1),
+    }
+
+    def check(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"setting 'precision' must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 class FrameTorchSystem:

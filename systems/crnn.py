@@ -13,15 +13,18 @@ sequences and the epoch budget so a run finishes in minutes on two CPU cores.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from sedbench.data import LabelKind, Paper
+from sedbench.errors import ConfigError
 from sedbench.registry import register_system
 from sedbench.search import Grid
-from sedbench.system import System
+from sedbench.system import Range, System
 from sedbench.torch_training import FrameTorchSystem, FrameTrainingConfig
 
 CAKIR2017 = Paper(
@@ -46,6 +49,19 @@ class CRNNConfig(FrameTrainingConfig):
     fnn_units: int = 256
     dropout: float = 0.25
     sequence_frames: int = 1024  # 20.48 s at a 20 ms hop
+
+    ranges: ClassVar[dict[str, Range]] = {
+        "conv_maps": Range(1), "pool_sizes": Range(1), "kernel_size": Range(1), "rnn_layers": Range(0),
+        "rnn_units": Range(1), "fnn_layers": Range(0), "fnn_units": Range(1), "dropout": Range(0, 1),
+    }
+
+    def check(self) -> None:
+        super().check()
+        if len(self.kernel_size) != 2 or not all(size % 2 for size in self.kernel_size):
+            raise ConfigError(f"setting 'kernel_size' must be two odd sizes (frequency, time), got {self.kernel_size!r}")
+        if self.n_mels % math.prod(self.pool_sizes):  # pooled layer by layer, so the product must divide n_mels
+            raise ConfigError(f"setting 'pool_sizes' must pool the {self.n_mels} mel bands evenly (its product must "
+                              f"divide n_mels), got {self.pool_sizes!r}")
 
 
 class CRNNModel(nn.Module):

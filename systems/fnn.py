@@ -10,13 +10,15 @@ parameters with 16 classes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from sedbench.data import LabelKind, Paper
+from sedbench.errors import ConfigError
 from sedbench.registry import register_system
-from sedbench.system import System
+from sedbench.system import Range, System
 from sedbench.torch_training import FrameTorchSystem, FrameTrainingConfig
 
 CAKIR2015 = Paper(
@@ -37,6 +39,17 @@ class FNNConfig(FrameTrainingConfig):
     maxout_pool: int = 2
     dropout: float = 0.25  # the comparison's regularization (Sec. III-D); [15] is silent here
     sequence_frames: int = 256  # frames are independent; sequences only batch them
+
+    ranges: ClassVar[dict[str, Range]] = {"context_frames": Range(1), "hidden_layers": Range(0),
+                                          "hidden_units": Range(1), "maxout_pool": Range(1), "dropout": Range(0, 1)}
+
+    def check(self) -> None:
+        super().check()
+        if self.context_frames % 2 == 0:
+            raise ConfigError(f"setting 'context_frames' must be odd (a centred context), got {self.context_frames}")
+        if self.hidden_units % self.maxout_pool:
+            raise ConfigError(f"setting 'hidden_units' must be a multiple of maxout_pool ({self.maxout_pool}), "
+                              f"got {self.hidden_units}")
 
 
 class Maxout(nn.Module):

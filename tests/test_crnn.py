@@ -37,8 +37,13 @@ def test_forward_shapes_and_frequency_only_pooling():
 def test_pooling_that_does_not_divide_the_bands_is_refused():
     import pytest
 
-    with pytest.raises(ValueError, match="do not divide 40 mel bands"):
-        _model("quick", pool_sizes="(3,)")
+    from sedbench.errors import ConfigError
+    from sedbench.systems.crnn import CRNNConfig, CRNNModel
+
+    with pytest.raises(ConfigError, match=r"setting 'pool_sizes' must pool the 40 mel bands evenly"):
+        _model("quick", pool_sizes="(3,)")  # refused with the config, before any job
+    with pytest.raises(ValueError, match="do not divide 40 mel bands"):  # the model's own guard, for hand-made configs
+        CRNNModel(40, 16, CRNNConfig(pool_sizes=(3,)))
 
 
 def _clips(lengths, bands=4, classes=2):
