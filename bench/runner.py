@@ -19,7 +19,7 @@ import numpy as np
 
 from . import __version__, metrics, registry
 from .data import AudioClip, ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind
-from .errors import DataError, SedbenchError, SystemOutputError
+from .errors import ConfigError, DataError, SedbenchError, SystemOutputError
 from .checkpoints import NO_CHECKPOINTS
 from .features import FeatureCache, LogMelSpec, Standardizer, event_roll
 from .postprocess import PostProcessing
@@ -289,6 +289,8 @@ def resolve_job(job: JobSpec, where: Locations, datasets: dict | None = None) ->
         )
     config = build_config(system_cls, job.profile, job.overrides, dataset=dataset_name)
     metrics.metric_classes(job.metrics_backend)  # refuse an unknown backend before training
+    if job.device not in ("auto", "cpu", "cuda"):  # whether CUDA is there is for the machine that runs the job
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {job.device!r}")
     post = PostProcessing(threshold=getattr(config, "threshold", 0.5), median_filter_frames=job.median_filter_frames)
     dataset_key = (job.dataset, str(where.data_dir))
     if dataset_key not in memo:

@@ -403,6 +403,58 @@ def unknown_profile(root):
     return Bad("system 'crnn' has no profile 'huge'; profiles: paper, quick", args=("--profile", "huge"))
 
 
+@before_jobs
+def truncated_wav(root):
+    wav = root / "audio" / "f1.wav"
+    data = wav.read_bytes()  # 8000 PCM_16 samples: a 16000-byte data chunk at the end of the file
+    wav.write_bytes(data[:-6000])
+    return Bad(f"audio file {wav} is truncated: its header declares 16000 bytes of audio but only 10000 are present")
+
+
+@before_jobs
+def zero_byte_wav(root):
+    wav = root / "audio" / "f2.wav"
+    wav.write_bytes(b"")
+    return Bad(f"audio file {wav} is empty (0 bytes)")
+
+
+@before_jobs
+def text_file_named_wav(root):
+    wav = root / "audio" / "f0.wav"
+    wav.write_text("filename\tonset\toffset\tevent_label\n")
+    return Bad(re.compile(rf"audio file {re.escape(str(wav))} is not readable audio \(.+\)$"))
+
+
+@before_jobs
+def unsupported_sample_format(root):
+    wav = root / "audio" / "f1.wav"
+    wav.write_bytes(_wav_bytes(0x0055, 0))  # an MP3 stream in a WAV container: libsndfile cannot decode it
+    return Bad(f"audio file {wav} uses an unsupported sample format (WAV format tag 0x0055 (MPEG Layer III), 0 bits "
+               "per sample); convert it to 16/24-bit PCM or 32-bit float WAV, or FLAC")
+
+
+@before_jobs
+def event_past_the_end_of_its_audio(root):
+    write(root / "meta" / "f1.ann", "0.1\t0.2\tdog\n0.5\t1.5\tdog\n")
+    return Bad(f"{root / 'meta' / 'f1.ann'}, line 2: event 'dog' ends at 1.5 s, after the end of audio/f1.wav "
+               "(1.000 s)")
+
+
+@before_jobs
+def unknown_fold(root):
+    return Bad("dataset 'folder:mydata' has no fold '7'; folds: 1", args=("--fold", "7"))
+
+
+@before_jobs
+def unknown_metrics_backend(root):
+    return Bad("unknown metrics backend 'slow'; choose one of fast, sed_eval", args=("--metrics-backend", "slow"))
+
+
+@before_jobs
+def unknown_device(root):
+    return Bad("--device must be auto, cpu or cuda, got 'tpu'", args=("--device", "tpu"))
+
+
 @pytest.mark.parametrize("case", BEFORE_JOBS, ids=lambda case: case.__name__)
 def test_refused_before_any_job(case, folder, runs, sedbench):
     bad = case(folder)
@@ -424,36 +476,6 @@ IN_JOB = []
 def in_job(case):
     IN_JOB.append(case)
     return case
-
-
-@in_job
-def truncated_wav(root):
-    wav = root / "audio" / "f1.wav"
-    data = wav.read_bytes()  # 8000 PCM_16 samples: a 16000-byte data chunk at the end of the file
-    wav.write_bytes(data[:-6000])
-    return Bad(f"audio file {wav} is truncated: its header declares 16000 bytes of audio but only 10000 are present")
-
-
-@in_job
-def zero_byte_wav(root):
-    wav = root / "audio" / "f2.wav"
-    wav.write_bytes(b"")
-    return Bad(f"audio file {wav} is empty (0 bytes)")
-
-
-@in_job
-def text_file_named_wav(root):
-    wav = root / "audio" / "f0.wav"
-    wav.write_text("filename\tonset\toffset\tevent_label\n")
-    return Bad(re.compile(rf"audio file {re.escape(str(wav))} is not readable audio \(.+\)$"))
-
-
-@in_job
-def unsupported_sample_format(root):
-    wav = root / "audio" / "f1.wav"
-    wav.write_bytes(_wav_bytes(0x0055, 0))  # an MP3 stream in a WAV container: libsndfile cannot decode it
-    return Bad(f"audio file {wav} uses an unsupported sample format (WAV format tag 0x0055 (MPEG Layer III), 0 bits "
-               "per sample); convert it to 16/24-bit PCM or 32-bit float WAV, or FLAC")
 
 
 @in_job
@@ -494,34 +516,120 @@ def damaged_cached_feature_file(root):
                           r"read \(.+\); delete the file so that they are extracted again$"))
 
 
-@in_job
-def event_past_the_end_of_its_audio(root):
-    write(root / "meta" / "f1.ann", "0.1\t0.2\tdog\n0.5\t1.5\tdog\n")
-    return Bad(f"{root / 'meta' / 'f1.ann'}, line 2: event 'dog' ends at 1.5 s, after the end of audio/f1.wav "
-               "(1.000 s)")
-
-
-@in_job
-def unknown_fold(root):  # the grid runner checks folds before any job and says it in its own words
-    return Bad(re.compile(r"dataset 'folder:mydata' (has folds 1; got fold '7'|has no fold '7'; folds: 1)$"),
-               args=("--fold", "7"))
-
-
-@in_job
-def unknown_metrics_backend(root):
-    return Bad("unknown metrics backend 'slow'; choose one of fast, sed_eval", args=("--metrics-backend", "slow"))
-
-
-@in_job
-def unknown_device(root):
-    return Bad("--device must be auto, cpu or cuda, got 'tpu'", args=("--device", "tpu"))
-
-
 @pytest.mark.parametrize("case", IN_JOB, ids=lambda case: case.__name__)
 def test_failing_job_reports_one_sentence_and_writes_no_record(case, folder, runs, tmp_path, sedbench):
     bad = case(folder)
     outcome = run_on(sedbench, folder, runs, bad)
     assert_job_failed(outcome, bad.message, runs, folder, tmp_path / "cache")
+
+
+# --------------------------------------------------------------------------- the grid runner: system output, run
+# directory, record writing, checkpoints
+
+
+@pytest.fixture
+def fake_system(monkeypatch):
+    from test_grid import FakeSystem
+
+    monkeypatch.setitem(registry.systems._entries, "fake", FakeSystem)
+    return FakeSystem
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("nan", re.compile(r"FAILED: system 'fake' on audio/f\d\.wav: output contains NaN or infinite values$")),
+    ("shape", re.compile(r"FAILED: system 'fake' on audio/f\d\.wav: expected probabilities of shape \(frames, 1\), "
+                         r"got \(\d+, 0\)$")),
+])
+def test_bad_system_output_fails_its_job(mode, message, fake_system, folder, runs, tmp_path, sedbench):
+    outcome = sedbench("run", "--system", "fake", "--dataset", folder, "--set", f"mode={mode}", "--runs-dir", runs,
+                       "--quiet")
+    assert_job_failed(outcome, message, runs, folder, tmp_path / "cache")
+    assert outcome.code == 1
+
+
+def test_a_grid_file_with_an_unknown_system(folder, runs, tmp_path, sedbench):
+    grid = write(tmp_path / "grid.toml", f'systems = ["crnn", "crnm"]\ndatasets = ["{folder}"]\n')
+    outcome = sedbench("run", "--grid", grid, "--runs-dir", runs)
+    assert_refused_before_any_job(outcome, re.compile(
+        rf"grid file {re.escape(str(grid))}: unknown system 'crnm'; registered systems: .*\bcrnn\b.*"), runs)
+
+
+def test_a_read_only_run_directory(folder, tmp_path, sedbench):
+    import os
+
+    if os.geteuid() == 0:  # root writes through file modes: use a folder on a read-only file system instead
+        runs = Path("/sys/sedbench-runs")
+    else:
+        runs = tmp_path / "runs"
+        runs.mkdir()
+        runs.chmod(0o555)
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_refused_before_any_job(outcome, re.compile(
+        rf"run directory {re.escape(str(runs))} is not writable \((Permission denied|Operation not permitted|"
+        r"Read-only file system)\); choose another with --runs-dir"), tmp_path)
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_full_disk_while_the_record_is_written(fake_system, folder, runs, tmp_path, sedbench, monkeypatch):
+    import errno
+    import json as json_module
+
+    real_dump = json_module.dump
+
+    def dump_then_disk_full(obj, out, **kwargs):
+        if "headline" not in obj:  # job states are bookkeeping; the record is what must not be half-written
+            return real_dump(obj, out, **kwargs)
+        out.write('{"schema_version": 1, "headline": {')  # part of it reached the disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sedbench.records.json.dump", dump_then_disk_full)
+    outcome = sedbench("run", "--system", "fake", "--dataset", folder, "--runs-dir", runs, "--quiet")
+    assert_job_failed(outcome, re.compile(rf"FAILED: cannot write run record {re.escape(str(runs))}/folder:mydata/fake/"
+                                          r"fold1/\w+-\w+-seed0\.json: No space left on device$"), runs, folder)
+    assert outcome.code == 1
+
+
+def _checkpoint_of_the_job(folder: Path, runs: Path, tmp_path: Path) -> Path:
+    """Where `sedbench run --system crnn --dataset FOLDER --set max_epochs=1` keeps its checkpoint."""
+    from sedbench.grid import JobStore, plan
+    from sedbench.runner import JobSpec, Locations
+
+    where = Locations(data_dir=tmp_path.resolve() / "data", cache_dir=tmp_path.resolve() / "cache", runs_dir=runs)
+    (job,) = plan([JobSpec("crnn", str(folder), overrides={"max_epochs": "1"})], where)
+    path = JobStore(runs).checkpoints(job.key.id).path
+    path.parent.mkdir(parents=True)
+    return path
+
+
+def test_a_corrupted_checkpoint(folder, runs, tmp_path, sedbench):
+    checkpoint = _checkpoint_of_the_job(folder, runs, tmp_path)
+    checkpoint.write_bytes(b"PK\x03\x04" + b"\x00" * 200)  # a zip header and nothing after it
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_job_failed(outcome, re.compile(rf"FAILED: checkpoint {re.escape(str(checkpoint))} cannot be read \(.+\); "
+                                          r"delete it to restart this job from scratch$"), runs, folder)
+
+
+def test_a_checkpoint_with_pickled_code_is_refused(folder, runs, tmp_path, sedbench):
+    import io
+    import os
+
+    import torch
+
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    checkpoint = _checkpoint_of_the_job(folder, runs, tmp_path)
+    buffer = io.BytesIO()
+    torch.save({"epoch": 1, "model": Payload()}, buffer)
+    checkpoint.write_bytes(buffer.getvalue())
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_job_failed(outcome, f"FAILED: checkpoint {checkpoint} holds pickled code or objects (posix.system), not "
+                               "only tensors and plain values; refused to load it (weights_only=True); delete it to "
+                               "restart this job from scratch", runs, folder)
+    assert not marker.exists()
 
 
 # --------------------------------------------------------------------------- archives (sedbench datasets fetch)
