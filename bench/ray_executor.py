@@ -12,6 +12,7 @@ on any node.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import Iterator
 
@@ -43,7 +44,7 @@ def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *,
         running = {}
         for resolved in pending:
             _quietly(store.set_state, resolved.key.id, status="running", label=job_label(resolved), executor="ray",
-                     started=_now())
+                     pid=os.getpid(), host=socket.gethostname(), started=_now())  # the driver: alive while it waits
             running[task.remote(resolved.job, where, resolved.key.id, timeout, force)] = resolved
         while running:
             (ready,), _ = ray.wait(list(running), num_returns=1)
