@@ -134,12 +134,10 @@ class FrameModelTrainer:
         best_score, best_epoch, best_state = -1.0, -1, None
         generator = torch.Generator().manual_seed(int(torch.initial_seed() % (2**63)))
         first_epoch = 0
+        resumable = {"model": self.model, "optimizer": optimizer, "scaler": self.scaler, "generator": generator}
         resumed = self.checkpoints.load()
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
-            self.model.load_state_dict(resumed["model"])
-            optimizer.load_state_dict(resumed["optimizer"])
-            self.scaler.load_state_dict(resumed["scaler"])
-            generator.set_state(resumed["generator"])
+            restore_training(resumed, resumable)
             history, first_epoch = resumed["history"], resumed["epoch"]
             best_score, best_epoch, best_state = resumed["best_score"], resumed["best_epoch"], resumed["best_state"]
             self.log(f"resumed from the checkpoint after epoch {first_epoch}")
@@ -186,10 +184,8 @@ class FrameModelTrainer:
             )
             stop = epoch - best_epoch >= s.patience
             if not stop and epoch + 1 < s.max_epochs:
-                self.checkpoints.save({"epoch": epoch + 1, "model": self.model.state_dict(),
-                                       "optimizer": optimizer.state_dict(), "scaler": self.scaler.state_dict(),
-                                       "generator": generator.get_state(), "history": history,
-                                       "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state})
+                self.checkpoints.save(training_state(epoch + 1, resumable, history=history, best_score=best_score,
+                                                     best_epoch=best_epoch, best_state=best_state))
             if stop:
                 self.log(f"early stop: no improvement for {s.patience} epochs; best epoch {best_epoch + 1}")
                 break
@@ -226,6 +222,23 @@ class FrameModelTrainer:
             counter.evaluate_rolls(clip.targets > 0.5, probabilities > self.settings.threshold)
         f1 = counter.overall_f_measure()["f_measure"]
         return (0.0 if math.isnan(f1) else 100 * f1), counter.overall_error_rate()["error_rate"]
+
+
+def training_state(epoch: int, parts: dict, **bookkeeping) -> dict:
+    """A training loop's checkpoint: epochs done, each part's state (model, optimizer, scaler, scheduler: their
+    state dicts; a data-order ``torch.Generator``: its state) and the loop's own values (history, best so far)."""
+    states = {name: part.get_state() if isinstance(part, torch.Generator) else part.state_dict()
+              for name, part in parts.items()}
+    return {"epoch": epoch, **states, **bookkeeping}
+
+
+def restore_training(state: dict, parts: dict) -> None:
+    """Put the parts back as ``training_state`` saved them; the caller takes its own values from ``state``."""
+    for name, part in parts.items():
+        if isinstance(part, torch.Generator):
+            part.set_state(state[name])
+        else:
+            part.load_state_dict(state[name])
 
 
 def count_parameters(model: nn.Module) -> int:

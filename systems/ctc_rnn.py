@@ -59,6 +59,7 @@ from sedbench.errors import ConfigError
 from sedbench.registry import register_system
 from sedbench.system import System
 from sedbench.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
+from sedbench.torch_training import restore_training, training_state
 
 WANG2017 = Paper(
     key="wang2017",
@@ -256,11 +257,10 @@ class CTCRNN(System):
                    "skipped_steps": [], "seconds": [], "unalignable_sequences": unalignable}
         best_valid, since_best = math.inf, 0
         done = 0
+        resumable = {"model": model, "optimizer": optimizer, "generator": generator}  # optimizer: with the decayed rate
         resumed = self.context.checkpoints.load()
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
-            model.load_state_dict(resumed["model"])
-            optimizer.load_state_dict(resumed["optimizer"])  # with the decayed learning rate
-            generator.set_state(resumed["generator"])
+            restore_training(resumed, resumable)
             history, done = resumed["history"], resumed["epoch"]
             best_valid, since_best = resumed["best_valid_TER"], resumed["epochs_since_best"]
             log(f"resumed from the checkpoint after epoch {done}")
@@ -307,10 +307,8 @@ class CTCRNN(System):
             if self.context.monitor is not None:
                 self.context.monitor(epoch, self.predict)
             if epoch < c.epochs:  # the last epoch ends the fit: its record follows
-                self.context.checkpoints.save({
-                    "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "generator": generator.get_state(), "history": history,
-                    "best_valid_TER": best_valid, "epochs_since_best": since_best})
+                self.context.checkpoints.save(training_state(epoch, resumable, history=history,
+                                                             best_valid_TER=best_valid, epochs_since_best=since_best))
         history["best_valid_TER"] = best_valid
         return history
 

@@ -122,7 +122,7 @@ from sedbench.postprocess import activity_to_events, grid_time
 from sedbench.registry import register_system
 from sedbench.system import System
 from sedbench.systems.rare_crnn import FrequencyMaxPool
-from sedbench.torch_training import count_parameters, sequences_for_inference
+from sedbench.torch_training import count_parameters, restore_training, sequences_for_inference, training_state
 
 PHAN2018 = Paper(
     key="phan2018",
@@ -639,11 +639,10 @@ class MultitaskCRNN(System):
         best_loss, best_epoch, best_state = math.inf, 0, None
         self.context.log(f"{self.name}: {starts.size} training segments of {c.segment_frames} frames per epoch")
         first_epoch = 0
+        resumable = {"model": model, "optimizer": optimizer, "generator": generator}
         resumed = self.context.checkpoints.load()
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
-            model.load_state_dict(resumed["model"])
-            optimizer.load_state_dict(resumed["optimizer"])
-            generator.set_state(resumed["generator"])
+            restore_training(resumed, resumable)
             history, first_epoch = resumed["history"], resumed["epoch"]
             best_loss, best_epoch, best_state = resumed["best_loss"], resumed["best_epoch"], resumed["best_state"]
             self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
@@ -681,10 +680,8 @@ class MultitaskCRNN(System):
             self.context.log(f"epoch {epoch + 1:3d}  loss {means[0]:.4f}{valid_text}{'  *' if improved else ''}  "
                              f"({history['seconds'][-1]:.1f} s)")
             if epoch + 1 < c.epochs:  # the last epoch ends the training: the threshold search and record follow
-                self.context.checkpoints.save({
-                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "generator": generator.get_state(), "history": history,
-                    "best_loss": best_loss, "best_epoch": best_epoch, "best_state": best_state})
+                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history, best_loss=best_loss,
+                                                             best_epoch=best_epoch, best_state=best_state))
         if best_state is not None:
             model.load_state_dict(best_state)
         history["best_valid_loss_epoch"] = best_epoch or None

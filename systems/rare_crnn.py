@@ -101,6 +101,7 @@ from sedbench.features import LogMelSpec
 from sedbench.postprocess import activity_to_events
 from sedbench.registry import register_system
 from sedbench.system import System
+from sedbench.torch_training import restore_training, training_state
 
 AMIRIPARIAN2018 = Paper(
     key="amiriparian2018",
@@ -492,11 +493,10 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
                "seconds": [], "monitor": monitor}
     best, best_epoch, best_state = math.inf if lower_is_better else -math.inf, -1, None
     first_epoch = 0
+    # the scheduler's state is the decay's update count
+    resumable = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])  # the decay's update count
-        generator.set_state(resume["generator"])
+        restore_training(resume, resumable)
         history, first_epoch = resume["history"], resume["epoch"]
         best, best_epoch, best_state = resume["best"], resume["best_epoch"], resume["best_state"]
     for epoch in range(first_epoch, rule.max_epochs):
@@ -535,9 +535,8 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
             f"{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)")
         stop = epoch + 1 >= rule.min_epochs and epoch - best_epoch >= rule.patience
         if not stop and epoch + 1 < rule.max_epochs and save_epoch is not None:
-            save_epoch({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "history": history,
-                        "best": best, "best_epoch": best_epoch, "best_state": best_state})
+            save_epoch(training_state(epoch + 1, resumable, history=history, best=best, best_epoch=best_epoch,
+                                      best_state=best_state))
         if stop:
             log(f"{name}: early stop after epoch {epoch + 1}; best epoch {best_epoch + 1}")
             break

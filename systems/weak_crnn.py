@@ -64,7 +64,7 @@ from sedbench.errors import ConfigError
 from sedbench.features import LogMelSpec
 from sedbench.registry import register_system
 from sedbench.system import System
-from sedbench.torch_training import count_parameters
+from sedbench.torch_training import count_parameters, restore_training, training_state
 
 ADAVANNE2017 = Paper(
     key="adavanne2017",
@@ -291,12 +291,10 @@ class WeakCRNN(System):
                    "valid_F1_tag": [], "seconds": [], "criterion": "valid_loss"}
         best_loss, best_epoch, best_state = math.inf, -1, None
         first_epoch = 0
+        resumable = {"model": model, "optimizer": optimizer, "scaler": scaler, "generator": generator}
         resumed = self.context.checkpoints.load()
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
-            model.load_state_dict(resumed["model"])
-            optimizer.load_state_dict(resumed["optimizer"])
-            scaler.load_state_dict(resumed["scaler"])
-            generator.set_state(resumed["generator"])
+            restore_training(resumed, resumable)
             history, first_epoch = resumed["history"], resumed["epoch"]
             best_loss, best_epoch, best_state = resumed["best_loss"], resumed["best_epoch"], resumed["best_state"]
             self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
@@ -339,10 +337,8 @@ class WeakCRNN(System):
             )
             stop = epoch - best_epoch >= c.patience
             if not stop and epoch + 1 < c.max_epochs:  # the last epoch ends the fit: its record follows
-                self.context.checkpoints.save({
-                    "epoch": epoch + 1, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict(), "generator": generator.get_state(), "history": history,
-                    "best_loss": best_loss, "best_epoch": best_epoch, "best_state": best_state})
+                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history, best_loss=best_loss,
+                                                             best_epoch=best_epoch, best_state=best_state))
             if stop:
                 self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
                                  f"best epoch {best_epoch + 1}")
