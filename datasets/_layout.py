@@ -14,9 +14,9 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 
-from sedbench.data import AudioClip, Event, Paper, Split
-from sedbench.dataset import DownloadedDataset, parse_annotation_line, parse_dcase_row, read_list_file
-from sedbench.errors import DataError
+from sedbench.core.data import AudioClip, Event, Paper, Split
+from sedbench.core.dataset import DownloadedDataset, parse_annotation_line, parse_dcase_row, read_list_file
+from sedbench.core.errors import DataError
 
 VALIDATION_FRACTION = 0.2  # of each fold's training recordings, held out for early stopping
 
@@ -121,7 +121,7 @@ def read_event_rows(path: Path) -> list[tuple[int, str | None, Event]]:
 
     Rows are tab-separated ``onset offset label`` (TUT .ann, Audacity labels),
     ``file onset offset label``, or the DCASE meta form ``file scene onset offset
-    label [event type [identifier]]``, as `sedbench.dataset.parse_dcase_row` reads them;
+    label [event type [identifier]]``, as `sedbench.core.dataset.parse_dcase_row` reads them;
     here every row must hold an event.
     """
     path = Path(path)

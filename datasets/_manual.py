@@ -22,8 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from sedbench.data import Split
-from sedbench.errors import DataError
+from sedbench.core.data import Split
+from sedbench.core.errors import DataError
 
 from ._layout import CorpusDataset, hold_out
 

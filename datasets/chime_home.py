@@ -25,10 +25,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from sedbench.data import LabelKind, Paper, Split
-from sedbench.dataset import RemoteFile
-from sedbench.errors import DataError
-from sedbench.registry import register_dataset
+from sedbench.core.data import LabelKind, Paper, Split
+from sedbench.core.dataset import RemoteFile
+from sedbench.core.errors import DataError
+from sedbench.core.registry import register_dataset
 
 from ._layout import CorpusDataset, hold_out
 

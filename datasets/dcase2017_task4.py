@@ -28,10 +28,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from sedbench.data import Event, LabelKind, Paper, Split
-from sedbench.dataset import RemoteFile
-from sedbench.errors import DataError
-from sedbench.registry import register_dataset
+from sedbench.core.data import Event, LabelKind, Paper, Split
+from sedbench.core.dataset import RemoteFile
+from sedbench.core.errors import DataError
+from sedbench.core.registry import register_dataset
 
 from ._layout import CorpusDataset, hold_out, read_event_rows
 

@@ -7,8 +7,8 @@ audio/<session>/ one folder per recording session).
 
 from __future__ import annotations
 
-from sedbench.data import LabelKind, Paper
-from sedbench.registry import register_dataset
+from sedbench.core.data import LabelKind, Paper
+from sedbench.core.registry import register_dataset
 
 from ._manual import ManualLayoutDataset, manual_text
 

@@ -7,8 +7,8 @@ merged subset; audio/<part>/ any grouping of the soundtracks).
 
 from __future__ import annotations
 
-from sedbench.data import LabelKind, Paper
-from sedbench.registry import register_dataset
+from sedbench.core.data import LabelKind, Paper
+from sedbench.core.registry import register_dataset
 
 from ._manual import ManualLayoutDataset, manual_text
 

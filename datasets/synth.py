@@ -1,7 +1,7 @@
 """``synth`` and ``synth-mini``: offline polyphonic datasets after TUT-SED Synthetic 2016.
 
 Generated deterministically from a seed the first time they are used (see
-``sedbench.synthesis`` for the sources and the mixer). On disk::
+``sedbench.datatools.synthesis`` for the sources and the mixer). On disk::
 
     <data_dir>/synth/
         audio/mix_000.wav ...                 16-bit PCM mono
@@ -23,12 +23,12 @@ import numpy as np
 import soundfile as sf
 
 from sedbench import __version__
-from sedbench.data import AudioClip, LabelKind, Paper, Split
-from sedbench.dataset import (GENERATED_MARKER, GeneratedDataset, generator_id, read_annotation_file, read_list_file,
+from sedbench.core.data import AudioClip, LabelKind, Paper, Split
+from sedbench.core.dataset import (GENERATED_MARKER, GeneratedDataset, generator_id, read_annotation_file, read_list_file,
                               write_annotation_file)
-from sedbench.errors import DataError
-from sedbench.registry import register_dataset
-from sedbench.synthesis import SOUND_CLASSES, MixingRecipe, mix, render_instance
+from sedbench.core.errors import DataError
+from sedbench.core.registry import register_dataset
+from sedbench.datatools.synthesis import SOUND_CLASSES, MixingRecipe, mix, render_instance
 
 GENERATOR_VERSION = 1  # bump when the generated audio changes, so caches regenerate
 

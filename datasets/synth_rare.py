@@ -2,12 +2,12 @@
 
 Generated deterministically the first time they are used, in two steps:
 
-1. sources from the procedural generator (`sedbench.synthesis`): isolated events of three target
+1. sources from the procedural generator (`sedbench.datatools.synthesis`): isolated events of three target
    classes, babycry / glassbreak / gunshot, from its "baby crying", "glass smash" and "gun shot"
    sources (other instances for devtrain and devtest), and 30 s backgrounds, each a scene of one to
    three of the other sources (rain, bus, crowd, mixer, motorcycle, footsteps, birds, ...) over pink
    noise (other backgrounds for devtrain and devtest);
-2. the mixtures, with `sedbench.mixing.synthesize` (the TUT Rare Sound Events 2017 recipe and layout):
+2. the mixtures, with `sedbench.datatools.mixing.synthesize` (the TUT Rare Sound Events 2017 recipe and layout):
    event presence 0.5, EBR -6 / 0 / 6 dB.
 
 Event lengths follow the task's imbalance (Amiriparian et al. 2018, Table 1: events are 4.13 % of the
@@ -22,7 +22,7 @@ and 50 MB of sources, about 450 MB; generated in under a minute)::
         source_data/events/{devtrain,devtest}/{babycry,glassbreak,gunshot}/<class>_<nnn>.wav
         source_data/bgs/{devtrain,devtest}/<main source>/bg_<nnn>.wav
         source_data/sources.yaml               what each source file is made of
-        mixture_data/{devtrain,devtest}/<parameter hash>/audio, meta   (sedbench.mixing's layout)
+        mixture_data/{devtrain,devtest}/<parameter hash>/audio, meta   (sedbench.datatools.mixing's layout)
         COMPLETE                               written last; its absence means "regenerate"
 
 One fold: devtrain for training (20 % of each class held out for validation), devtest for testing.
@@ -41,12 +41,12 @@ import numpy as np
 import soundfile as sf
 import yaml
 
-from sedbench.data import AudioClip, Event, LabelKind, Split
-from sedbench.dataset import GENERATED_MARKER, GeneratedDataset, generator_id
-from sedbench.errors import DataError
-from sedbench.mixing import SYNTHESIZER, MixingParameters, read_mixture_list, synthesize
-from sedbench.registry import register_dataset
-from sedbench.synthesis import SOUND_CLASSES, _pink_noise, render_instance
+from sedbench.core.data import AudioClip, Event, LabelKind, Split
+from sedbench.core.dataset import GENERATED_MARKER, GeneratedDataset, generator_id
+from sedbench.core.errors import DataError
+from sedbench.datatools.mixing import SYNTHESIZER, MixingParameters, read_mixture_list, synthesize
+from sedbench.core.registry import register_dataset
+from sedbench.datatools.synthesis import SOUND_CLASSES, _pink_noise, render_instance
 
 from ._layout import MESAROS2017, hold_out
 

@@ -5,7 +5,7 @@ DCASE2017 task 4 (``dcase2017-task4``: 17 classes, 10 s YouTube clips, clip-leve
 often more than one per clip), whose audio must be fetched from YouTube by hand. This
 dataset has the same shape and is generated offline from sedbench's procedural sources:
 each clip draws a number of distinct classes (``classes_per_clip``), every chosen class
-becomes one single-class track made by the polyphonic mixer (``sedbench.synthesis.mix``,
+becomes one single-class track made by the polyphonic mixer (``sedbench.datatools.synthesis.mix``,
 1-3 events per class), and the tracks are summed, so clips hold several labels whose
 events overlap. Isolated instances belong to one partition only, as in ``synth``.
 
@@ -35,10 +35,10 @@ import numpy as np
 import soundfile as sf
 
 from sedbench import __version__
-from sedbench.data import LabelKind, Paper, Split
-from sedbench.dataset import GENERATED_MARKER, GeneratedDataset, generator_id, write_annotation_file
-from sedbench.registry import register_dataset
-from sedbench.synthesis import SOUND_CLASSES, MixingRecipe, mix
+from sedbench.core.data import LabelKind, Paper, Split
+from sedbench.core.dataset import GENERATED_MARKER, GeneratedDataset, generator_id, write_annotation_file
+from sedbench.core.registry import register_dataset
+from sedbench.datatools.synthesis import SOUND_CLASSES, MixingRecipe, mix
 
 from .synth import PARTITIONS, partition_counts, read_partitions, render_partition_instances
 

@@ -9,8 +9,8 @@ restaurant, shop, street, stadium).
 
 from __future__ import annotations
 
-from sedbench.data import LabelKind, Paper
-from sedbench.registry import register_dataset
+from sedbench.core.data import LabelKind, Paper
+from sedbench.core.registry import register_dataset
 
 from ._manual import ManualLayoutDataset, manual_text
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.data import LabelKind, Split
-from sedbench.dataset import RemoteFile
-from sedbench.errors import DataError
-from sedbench.registry import register_dataset
+from sedbench.core.data import LabelKind, Split
+from sedbench.core.dataset import RemoteFile
+from sedbench.core.errors import DataError
+from sedbench.core.registry import register_dataset
 
 from ._layout import MESAROS2016, TUT_LICENSE, CorpusDataset, hold_out
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.data import LabelKind, Split
-from sedbench.dataset import RemoteFile
-from sedbench.registry import register_dataset
+from sedbench.core.data import LabelKind, Split
+from sedbench.core.dataset import RemoteFile
+from sedbench.core.registry import register_dataset
 
 from ._layout import MESAROS2017, TUT_LICENSE, CorpusDataset, hold_out
 

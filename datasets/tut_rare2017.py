@@ -5,7 +5,7 @@ TUTRareSoundEvents_2017_DevelopmentSet downloads: the source events, the backgro
 the cross-validation setup and the official mixture synthesizer. The mixtures are then
 generated with that synthesizer (`sedbench synthesize` writes the same layout from other
 sources, but not these exact mixtures), and this loader reads them in the official layout
-with `sedbench.mixing.read_mixture_list`::
+with `sedbench.datatools.mixing.read_mixture_list`::
 
     <data_dir>/tut-rare2017/TUT-rare-sound-events-2017-development/
         data/source_data/bgs/audio/*.wav                   backgrounds (TUT Acoustic Scenes 2016)
@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.data import AudioClip, Event, LabelKind, Split
-from sedbench.dataset import RemoteFile
-from sedbench.mixing import read_mixture_list
-from sedbench.registry import register_dataset
+from sedbench.core.data import AudioClip, Event, LabelKind, Split
+from sedbench.core.dataset import RemoteFile
+from sedbench.datatools.mixing import read_mixture_list
+from sedbench.core.registry import register_dataset
 
 from ._layout import MESAROS2017, CorpusDataset, hold_out
 
@@ -95,7 +95,7 @@ class TutRare2017(CorpusDataset):
                 f"published with the dataset so that {self.base / 'data' / 'mixture_data'} holds them)")
 
     def read_mixture_list(self, subset: str, label: str) -> list[tuple[Path, list[Event]]]:
-        """(mixture audio, its events) in file order, from one official event list (`sedbench.mixing`)."""
+        """(mixture audio, its events) in file order, from one official event list (`sedbench.datatools.mixing`)."""
         return read_mixture_list(self.mixtures(subset), subset, label, hint=self.generation_hint())
 
     def mixture_clip(self, path: Path, events: list[Event], label: str) -> AudioClip:

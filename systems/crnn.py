@@ -20,12 +20,12 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from sedbench.data import LabelKind, Paper
-from sedbench.errors import ConfigError
-from sedbench.registry import register_system
-from sedbench.search import Grid
-from sedbench.system import Range, System
-from sedbench.torch_training import FrameTorchSystem, FrameTrainingConfig
+from sedbench.core.data import LabelKind, Paper
+from sedbench.core.errors import ConfigError
+from sedbench.core.registry import register_system
+from sedbench.pipeline.search import Grid
+from sedbench.core.system import Range, System
+from sedbench.training.frames import FrameTorchSystem, FrameTrainingConfig
 
 CAKIR2017 = Paper(
     key="cakir2017",

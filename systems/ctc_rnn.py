@@ -3,7 +3,7 @@
 A single bidirectional LSTM layer with ReLU non-linearities (400 units per direction)
 feeds a CTC output layer over 2n + 1 tokens: the onset and the offset of each of the n
 event classes, plus blank. Training needs only each clip's sequence of event boundaries
-in time order (``sedbench.tokens.boundary_tokens``), not their times. Decoding is best
+in time order (``sedbench.core.tokens.boundary_tokens``), not their times. Decoding is best
 path: the most probable token per frame, repeats collapsed, blanks removed. The decoded
 boundary tokens are scored by token error rate; paired per class (``tokens_to_events``)
 they also give events for sed_eval's metrics.
@@ -54,12 +54,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.data import Detections, FeatureClip, LabelKind, Paper
-from sedbench.errors import ConfigError
-from sedbench.registry import register_system
-from sedbench.system import System
-from sedbench.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
-from sedbench.torch_training import restore_training, training_state
+from sedbench.core.data import Detections, FeatureClip, LabelKind, Paper
+from sedbench.core.errors import ConfigError
+from sedbench.core.registry import register_system
+from sedbench.core.system import System
+from sedbench.core.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
+from sedbench.training.frames import restore_training, training_state
 
 WANG2017 = Paper(
     key="wang2017",
@@ -227,10 +227,10 @@ class CTCRNN(System):
     def features(self):
         c = self.config
         if c.features == "soundnet":
-            from sedbench.soundnet import SoundNetSpec
+            from sedbench.systems.soundnet import SoundNetSpec
 
             return SoundNetSpec(layer=c.soundnet_layer, weights=c.soundnet_weights)
-        from sedbench.features import LogMelSpec
+        from sedbench.core.features import LogMelSpec
 
         return LogMelSpec(sample_rate=22050, n_mels=c.n_mels, frame_seconds=2 * SOUNDNET_HOP / 22050,
                           hop_seconds=SOUNDNET_HOP / 22050)
@@ -313,7 +313,7 @@ class CTCRNN(System):
         return history
 
     def _ter(self, clips: list[FeatureClip]) -> float:
-        from sedbench.metrics import token_error_rate
+        from sedbench.scoring.metrics import token_error_rate
 
         decoded = self.predict(clips)
         references = {c.clip_id: boundary_tokens(c.events, self.context.labels) for c in clips}

@@ -15,11 +15,11 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from sedbench.data import LabelKind, Paper
-from sedbench.errors import ConfigError
-from sedbench.registry import register_system
-from sedbench.system import Range, System
-from sedbench.torch_training import FrameTorchSystem, FrameTrainingConfig
+from sedbench.core.data import LabelKind, Paper
+from sedbench.core.errors import ConfigError
+from sedbench.core.registry import register_system
+from sedbench.core.system import Range, System
+from sedbench.training.frames import FrameTorchSystem, FrameTrainingConfig
 
 CAKIR2015 = Paper(
     key="cakir2015",

@@ -24,10 +24,10 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.special import expit
 
-from sedbench.data import FeatureClip, FrameActivity, LabelKind, Paper
-from sedbench.features import MfccSpec
-from sedbench.registry import register_system
-from sedbench.system import System
+from sedbench.core.data import FeatureClip, FrameActivity, LabelKind, Paper
+from sedbench.core.features import MfccSpec
+from sedbench.core.registry import register_system
+from sedbench.core.system import System
 
 MESAROS2016 = Paper(
     key="mesaros2016",

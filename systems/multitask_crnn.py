@@ -65,7 +65,7 @@ arXiv:1811.01092 (cited below as "the paper").
   then the smallest alpha, then the smallest beta. The votes depend on alpha only: they are computed once per
   alpha and validation clip, and all betas are thresholded and matched at once (``vote_threshold_search``); a
   class whose frames above alpha are the same as at the previous alpha keeps its counts. The class-wise counts
-  are computed here (``class_event_counts``, tested equal to ``sedbench.fast_metrics``, i.e. sed_eval) instead
+  are computed here (``class_event_counts``, tested equal to ``sedbench.scoring.fast_metrics``, i.e. sed_eval) instead
   of running the metric object 101 x 21 x C times. Without validation clips the search uses the training clips
   (recorded in the history). The chosen thresholds and their validation counts are in the run's history.
 
@@ -113,16 +113,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.data import Detections, FeatureClip, LabelKind, Paper
-from sedbench.errors import ConfigError
-from sedbench.fast_metrics import greedy_pairs  # sed_eval's greedy pairing order, as the harness's metric
-from sedbench.features import LogMelSpec
-from sedbench.metrics import MetricSettings
-from sedbench.postprocess import activity_to_events, grid_time
-from sedbench.registry import register_system
-from sedbench.system import System
+from sedbench.core.data import Detections, FeatureClip, LabelKind, Paper
+from sedbench.core.errors import ConfigError
+from sedbench.scoring.fast_metrics import greedy_pairs  # sed_eval's greedy pairing order, as the harness's metric
+from sedbench.core.features import LogMelSpec
+from sedbench.scoring.metrics import MetricSettings
+from sedbench.scoring.postprocess import activity_to_events, grid_time
+from sedbench.core.registry import register_system
+from sedbench.core.system import System
 from sedbench.systems.rare_crnn import FrequencyMaxPool
-from sedbench.torch_training import count_parameters, restore_training, sequences_for_inference, training_state
+from sedbench.training.frames import count_parameters, restore_training, sequences_for_inference, training_state
 
 PHAN2018 = Paper(
     key="phan2018",

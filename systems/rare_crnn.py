@@ -94,14 +94,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.checkpoints import CheckpointError
-from sedbench.data import Detections, Event, FeatureClip, LabelKind, Paper
-from sedbench.errors import ConfigError, DataError
-from sedbench.features import LogMelSpec
-from sedbench.postprocess import activity_to_events
-from sedbench.registry import register_system
-from sedbench.system import System
-from sedbench.torch_training import restore_training, training_state
+from sedbench.pipeline.checkpoints import CheckpointError
+from sedbench.core.data import Detections, Event, FeatureClip, LabelKind, Paper
+from sedbench.core.errors import ConfigError, DataError
+from sedbench.core.features import LogMelSpec
+from sedbench.scoring.postprocess import activity_to_events
+from sedbench.core.registry import register_system
+from sedbench.core.system import System
+from sedbench.training.frames import restore_training, training_state
 
 AMIRIPARIAN2018 = Paper(
     key="amiriparian2018",

@@ -59,12 +59,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.data import FeatureClip, FrameActivity, LabelKind, Paper
-from sedbench.errors import ConfigError
-from sedbench.features import LogMelSpec
-from sedbench.registry import register_system
-from sedbench.system import System
-from sedbench.torch_training import count_parameters, restore_training, training_state
+from sedbench.core.data import FeatureClip, FrameActivity, LabelKind, Paper
+from sedbench.core.errors import ConfigError
+from sedbench.core.features import LogMelSpec
+from sedbench.core.registry import register_system
+from sedbench.core.system import System
+from sedbench.training.frames import count_parameters, restore_training, training_state
 
 ADAVANNE2017 = Paper(
     key="adavanne2017",

@@ -18,7 +18,7 @@ def workspace(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def synth_mini(workspace):
-    from sedbench import registry
+    from sedbench.core import registry
 
     dataset = registry.datasets.get("synth-mini")(workspace["data"])
     dataset.prepare()

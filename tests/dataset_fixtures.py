@@ -19,8 +19,8 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from sedbench.data import Event
-from sedbench.dataset import COMPLETE_MARKER
+from sedbench.core.data import Event
+from sedbench.core.dataset import COMPLETE_MARKER
 
 
 @dataclass
@@ -454,7 +454,7 @@ def build_noiseme(data: Path) -> Expected:
 
 
 def _manual_setup(name: str) -> str:
-    from sedbench import registry
+    from sedbench.core import registry
 
     return registry.datasets.get(name).manual_setup
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sedbench.audio import audio_info, load_audio
-from sedbench.errors import DataError
+from sedbench.core.audio import audio_info, load_audio
+from sedbench.core.errors import DataError
 
 RATE = 22050
 

@@ -26,10 +26,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sedbench import cli, registry
-from sedbench.data import AudioClip
-from sedbench.features import FeatureCache
-from sedbench.system import RunContext, build_config
+from sedbench import cli
+from sedbench.core import registry
+from sedbench.core.data import AudioClip
+from sedbench.core.features import FeatureCache
+from sedbench.core.system import RunContext, build_config
 import test_fetch
 from test_audio_formats import _wav_bytes
 from test_fetch import Corpus, assert_nothing_installed, serve, special, tar_bytes, zip_bytes
@@ -582,7 +583,7 @@ def test_a_full_disk_while_the_record_is_written(fake_system, folder, runs, tmp_
         out.write('{"schema_version": 1, "headline": {')  # part of it reached the disk
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("sedbench.records.json.dump", dump_then_disk_full)
+    monkeypatch.setattr("sedbench.pipeline.record.json.dump", dump_then_disk_full)
     outcome = sedbench("run", "--system", "fake", "--dataset", folder, "--runs-dir", runs, "--quiet")
     assert_job_failed(outcome, re.compile(rf"FAILED: cannot write run record {re.escape(str(runs))}/folder:mydata/fake/"
                                           r"fold1/\w+-\w+-seed0\.json: No space left on device$"), runs, folder)
@@ -591,8 +592,8 @@ def test_a_full_disk_while_the_record_is_written(fake_system, folder, runs, tmp_
 
 def _checkpoint_of_the_job(folder: Path, runs: Path, tmp_path: Path) -> Path:
     """Where `sedbench run --system crnn --dataset FOLDER --set max_epochs=1` keeps its checkpoint."""
-    from sedbench.grid import JobStore, plan
-    from sedbench.runner import JobSpec, Locations
+    from sedbench.pipeline.grid import JobStore, plan
+    from sedbench.pipeline.runner import JobSpec, Locations
 
     where = Locations(data_dir=tmp_path.resolve() / "data", cache_dir=tmp_path.resolve() / "cache", runs_dir=runs)
     (job,) = plan([JobSpec("crnn", str(folder), overrides={"max_epochs": "1"})], where)

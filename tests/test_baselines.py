@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from conftest import run_cli
-from sedbench import registry
-from sedbench.data import FeatureClip
-from sedbench.system import RunContext, build_config
+from sedbench.core import registry
+from sedbench.core.data import FeatureClip
+from sedbench.core.system import RunContext, build_config
 
 # Table I of Cakir et al. 2017 (K = 16 classes): system -> dataset column -> published parameter count.
 TABLE_ONE = {
@@ -119,7 +119,7 @@ def test_gmm_detects_classes_from_likelihood_ratios():
 
 
 def test_mfcc_features_have_59_dimensions(tmp_path):
-    from sedbench.features import MfccSpec
+    from sedbench.core.features import MfccSpec
 
     t = np.arange(44100 * 2) / 44100
     audio = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -160,8 +160,8 @@ def test_each_baseline_runs_end_to_end_on_synth_mini(system, workspace, synth_mi
 def test_pitch_shift_moves_a_tone_up_by_quartertones(tmp_path):
     import soundfile as sf
 
-    from sedbench.data import AudioClip
-    from sedbench.features import FeatureCache, LogMelSpec
+    from sedbench.core.data import AudioClip
+    from sedbench.core.features import FeatureCache, LogMelSpec
 
     t = np.arange(44100 * 2) / 44100
     sf.write(tmp_path / "tone.wav", (0.3 * np.sin(2 * np.pi * 2000 * t)).astype(np.float32), 44100)
@@ -175,7 +175,7 @@ def test_pitch_shift_moves_a_tone_up_by_quartertones(tmp_path):
 
 
 def test_pitch_shift_study_is_recorded(workspace, synth_mini, tmp_path):
-    from sedbench.runner import JobSpec, Locations, run_job
+    from sedbench.pipeline.runner import JobSpec, Locations, run_job
 
     where = Locations(workspace["data"], workspace["cache"], tmp_path)
     record, _ = run_job(JobSpec(system="gmm", dataset="synth-mini", device="cpu", pitch_shifts=(-2.0, 2.0)), where,
@@ -189,7 +189,7 @@ def test_pitch_shift_study_is_recorded(workspace, synth_mini, tmp_path):
 
 
 def test_grid_trials_tie_axes_and_take_the_product():
-    from sedbench.search import Grid
+    from sedbench.pipeline.search import Grid
 
     grid = Grid(axes=({"conv_maps": [96, 256], "rnn_units": [96, 256]}, {"rnn_layers": [1, 2, 3]}), fixed={"x": 1})
     trials = grid.trials()
@@ -203,8 +203,8 @@ def test_grid_trials_tie_axes_and_take_the_product():
 def test_search_picks_on_validation_and_records_every_trial(workspace, synth_mini, tmp_path, monkeypatch):
     import json
 
-    from sedbench.runner import Locations
-    from sedbench.search import Grid, run_search
+    from sedbench.pipeline.runner import Locations
+    from sedbench.pipeline.search import Grid, run_search
 
     crnn = registry.systems.get("crnn")
     tiny = Grid(axes=({"rnn_units": [8, 16]},), studies=({"sequence_frames": [64]},),

@@ -8,11 +8,11 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli
-from sedbench import registry
-from sedbench.byod import FolderDataset, dataset_class, default_partitions, export_dcase_layout, hold_out
-from sedbench.data import Event
-from sedbench.errors import DataError, UnknownNameError
-from sedbench.features import FeatureCache, LogMelSpec
+from sedbench.core import registry
+from sedbench.datatools.folder import FolderDataset, dataset_class, default_partitions, export_dcase_layout, hold_out
+from sedbench.core.data import Event
+from sedbench.core.errors import DataError, UnknownNameError
+from sedbench.core.features import FeatureCache, LogMelSpec
 
 RATE = 8000
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from sedbench.checkpoints import CheckpointError, Checkpoints, read_checkpoint
-from sedbench.data import FeatureClip
-from sedbench.system import RunContext, build_config
+from sedbench.pipeline.checkpoints import CheckpointError, Checkpoints, read_checkpoint
+from sedbench.core.data import FeatureClip
+from sedbench.core.system import RunContext, build_config
 
 
 class Killed(Exception):
@@ -43,8 +43,8 @@ def _clips(count: int, seed: int) -> list[FeatureClip]:
 
 
 def _crnn(checkpoints, seed=3):
-    from sedbench import registry
-    from sedbench.torch_training import seed_everything
+    from sedbench.core import registry
+    from sedbench.training.frames import seed_everything
 
     cls = registry.systems.get("crnn")
     config = build_config(cls, "quick", {"max_epochs": "5", "patience": "50", "conv_maps": "8",

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from sedbench import registry
-from sedbench.data import FeatureClip
-from sedbench.system import build_config
-from sedbench.torch_training import SequenceSampler, count_parameters, sequences_for_inference
+from sedbench.core import registry
+from sedbench.core.data import FeatureClip
+from sedbench.core.system import build_config
+from sedbench.training.frames import SequenceSampler, count_parameters, sequences_for_inference
 
 
 def _model(profile, classes=16, **overrides):
@@ -37,7 +37,7 @@ def test_forward_shapes_and_frequency_only_pooling():
 def test_pooling_that_does_not_divide_the_bands_is_refused():
     import pytest
 
-    from sedbench.errors import ConfigError
+    from sedbench.core.errors import ConfigError
     from sedbench.systems.crnn import CRNNConfig, CRNNModel
 
     with pytest.raises(ConfigError, match=r"setting 'pool_sizes' must pool the 40 mel bands evenly"):
@@ -86,7 +86,7 @@ import pytest
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_training_precisions_give_finite_probabilities(precision):
-    from sedbench.torch_training import FrameModelTrainer, TrainingSettings, seed_everything
+    from sedbench.training.frames import FrameModelTrainer, TrainingSettings, seed_everything
 
     seed_everything(0)
     model, config = _model("quick", classes=4)
@@ -101,7 +101,7 @@ def test_training_precisions_give_finite_probabilities(precision):
 
 
 def test_training_is_deterministic_on_cpu_for_a_seed():
-    from sedbench.torch_training import FrameModelTrainer, TrainingSettings, seed_everything
+    from sedbench.training.frames import FrameModelTrainer, TrainingSettings, seed_everything
 
     outputs = []
     for _ in range(2):
@@ -117,7 +117,7 @@ def test_training_is_deterministic_on_cpu_for_a_seed():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (CI has none)")
 def test_cuda_training_path_matches_cpu_shapes():
-    from sedbench.torch_training import FrameModelTrainer, TrainingSettings, seed_everything
+    from sedbench.training.frames import FrameModelTrainer, TrainingSettings, seed_everything
 
     seed_everything(0)
     model, _ = _model("quick", classes=4)

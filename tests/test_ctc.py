@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from conftest import run_cli
-from sedbench import metrics
-from sedbench.data import Detections, Event, FeatureClip
-from sedbench.errors import ConfigError, SystemOutputError
-from sedbench.runner import check_output
-from sedbench.system import RunContext, build_config
+from sedbench.scoring import metrics
+from sedbench.core.data import Detections, Event, FeatureClip
+from sedbench.core.errors import ConfigError, SystemOutputError
+from sedbench.pipeline.runner import check_output
+from sedbench.core.system import RunContext, build_config
 from sedbench.systems.ctc_rnn import (
     CTCRNN, CTCConfig, CTCRNNModel, best_path, reverse_padded, training_sequences,
 )
-from sedbench.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
+from sedbench.core.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
 
 LABELS = ("bird", "car", "dog")
 ON, OFF = "onset", "offset"
@@ -236,7 +236,7 @@ def test_predict_returns_one_output_per_clip_whatever_the_batch_size():
 def test_a_fit_killed_after_an_epoch_resumes_with_the_same_learning_rate_decay_and_history(tmp_path, one_torch_thread):
     from test_checkpoints import Killed, KilledAfter
 
-    from sedbench.checkpoints import Checkpoints, read_checkpoint
+    from sedbench.pipeline.checkpoints import Checkpoints, read_checkpoint
 
     rng = np.random.default_rng(2)
     clips = [clip(f"c{i}", 30, [Event(0.5, 1.2, LABELS[i % 3]), Event(1.5, 2.5, LABELS[(i + 1) % 3])], rng=rng)

@@ -5,12 +5,12 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli
-from sedbench.audio import load_audio
-from sedbench.data import ClipTags, Detections, Event, FeatureClip, FrameActivity
-from sedbench.dataset import parse_annotation_line, read_annotation_file
-from sedbench.errors import ConfigError, DataError, SystemOutputError
-from sedbench.runner import check_output
-from sedbench.system import apply_overrides, build_config
+from sedbench.core.audio import load_audio
+from sedbench.core.data import ClipTags, Detections, Event, FeatureClip, FrameActivity
+from sedbench.core.dataset import parse_annotation_line, read_annotation_file
+from sedbench.core.errors import ConfigError, DataError, SystemOutputError
+from sedbench.pipeline.runner import check_output
+from sedbench.core.system import apply_overrides, build_config
 
 
 def test_unknown_system_and_dataset_on_the_command_line(tmp_path):
@@ -112,7 +112,7 @@ def test_event_and_tag_outputs_are_checked():
 
 
 def test_config_overrides_are_type_checked():
-    from sedbench import registry
+    from sedbench.core import registry
 
     crnn = registry.systems.get("crnn")
     config = build_config(crnn, "quick", {"rnn_units": "48", "pool_sizes": "(2,2,2)", "precision": "bf16"})

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sedbench.data import Event
-from sedbench.metrics import MetricSettings, score
+from sedbench.core.data import Event
+from sedbench.scoring.metrics import MetricSettings, score
 
 TOLERANCE = 1e-9
 
@@ -72,7 +72,7 @@ def test_optimal_matching_finds_more_than_greedy_where_it_should():
 
 @pytest.mark.parametrize("onset_only", [False, True])
 def test_onset_only_and_percentage_of_length(onset_only):
-    from sedbench.fast_metrics import FastEventBasedMetrics
+    from sedbench.scoring.fast_metrics import FastEventBasedMetrics
     import sed_eval
 
     ref = [Event(1.0, 5.0, "a").as_sed_eval("f"), Event(6.0, 6.1, "b").as_sed_eval("f")]

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import soundfile as sf
 
-from sedbench.data import AudioClip, Event
-from sedbench.features import FeatureCache, LogMelSpec, Standardizer, event_roll, extract_log_mel
+from sedbench.core.data import AudioClip, Event
+from sedbench.core.features import FeatureCache, LogMelSpec, Standardizer, event_roll, extract_log_mel
 
 
 def _tone_file(path, seconds=3.0, sr=44100, freq=1000.0):

@@ -19,13 +19,13 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from conftest import run_cli
-from sedbench import fetch as fetch_module
-from sedbench import registry
+from sedbench.datatools import fetch as fetch_module
+from sedbench.core import registry
 from sedbench.cli import app
-from sedbench.data import Paper, Split
-from sedbench.dataset import (COMPLETE_MARKER, FILE_INDEX, DownloadedDataset, RemoteFile, read_annotation_file)
-from sedbench.errors import DataError
-from sedbench.fetch import Mismatch, check_download, fetch, verify
+from sedbench.core.data import Paper, Split
+from sedbench.core.dataset import (COMPLETE_MARKER, FILE_INDEX, DownloadedDataset, RemoteFile, read_annotation_file)
+from sedbench.core.errors import DataError
+from sedbench.datatools.fetch import Mismatch, check_download, fetch, verify
 
 # --------------------------------------------------------------------------- fixture data
 

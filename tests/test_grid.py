@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sedbench import registry
-from sedbench.data import FrameActivity, Paper
-from sedbench.features import LogMelSpec
-from sedbench.grid import JobTimeout, read_grid_file, time_limit
-from sedbench.system import System
+from sedbench.core import registry
+from sedbench.core.data import FrameActivity, Paper
+from sedbench.core.features import LogMelSpec
+from sedbench.pipeline.grid import JobTimeout, read_grid_file, time_limit
+from sedbench.core.system import System
 
 # crnn small enough for seconds per job on synth-mini, large enough that an epoch takes a moment
 CRNN = ["--set", "conv_maps=16", "--set", "rnn_units=16", "--set", "sequence_frames=128", "--set", "batch_size=8",
@@ -227,8 +227,8 @@ def test_force_recomputes_a_finished_job(fake_system, workspace, synth_mini, tmp
 
 
 def test_status_shows_pending_and_interrupted_jobs(fake_system, workspace, synth_mini, tmp_path, capsys, monkeypatch):
-    from sedbench.grid import JobStore, plan
-    from sedbench.runner import JobSpec, Locations
+    from sedbench.pipeline.grid import JobStore, plan
+    from sedbench.pipeline.runner import JobSpec, Locations
 
     where = Locations(workspace["data"], workspace["cache"], tmp_path / "runs")
     jobs = plan([JobSpec("fake", "synth-mini", seed=s) for s in range(3)], where)

@@ -3,9 +3,9 @@
 import pytest
 
 from conftest import run_cli
-from sedbench.records import SCHEMA_VERSION, write_record
-from sedbench.report import load_published, paper_has_rows, paper_table, summarize
-from sedbench.report_layouts import class_event_values
+from sedbench.pipeline.record import SCHEMA_VERSION, write_record
+from sedbench.publish.report import load_published, paper_has_rows, paper_table, summarize
+from sedbench.papers.layouts import class_event_values
 
 
 def _ctc_record(seed, config, train_ter, valid_ter, test_ter, dataset="synth", config_hash=None):

@@ -7,9 +7,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from sedbench.leaderboard import render, write_leaderboard
-from sedbench.records import SCHEMA_VERSION, load_records, write_record
-from sedbench.report import summarize, write_reports
+from sedbench.publish.leaderboard import render, write_leaderboard
+from sedbench.pipeline.record import SCHEMA_VERSION, load_records, write_record
+from sedbench.publish.report import summarize, write_reports
 
 XSS = "<script>alert(1)</script>"
 LABELS = ["bird singing", "car", "dog barking"]

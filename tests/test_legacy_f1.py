@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sedbench import registry
-from sedbench.data import Detections, Event, LabelKind, Paper
-from sedbench.features import LogMelSpec
-from sedbench.metrics import MetricSettings, headline, legacy_f1, score
-from sedbench.report import summarize
-from sedbench.runner import JobSpec, Locations, run_job
-from sedbench.system import System
+from sedbench.core import registry
+from sedbench.core.data import Detections, Event, LabelKind, Paper
+from sedbench.core.features import LogMelSpec
+from sedbench.scoring.metrics import MetricSettings, headline, legacy_f1, score
+from sedbench.publish.report import summarize
+from sedbench.pipeline.runner import JobSpec, Locations, run_job
+from sedbench.core.system import System
 
 # Scene "home": one 3 s file.
 #   segment 0: R {dog}        E {dog}   -> F1 1

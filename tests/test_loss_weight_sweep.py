@@ -4,8 +4,8 @@ import pytest
 
 from conftest import run_cli
 from sedbench.cli import parse_sweep
-from sedbench.errors import ConfigError
-from sedbench.report import Row, compare_with_paper, load_published, paper_has_rows, paper_table, write_reports
+from sedbench.core.errors import ConfigError
+from sedbench.publish.report import Row, compare_with_paper, load_published, paper_has_rows, paper_table, write_reports
 
 METRICS = ("P_tag", "R_tag", "F1_tag", "ER_1s", "F1_1s")
 

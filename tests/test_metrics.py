@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from sedbench.data import Event
-from sedbench.metrics import MetricSettings, score, score_tags
-from sedbench.postprocess import PostProcessing, activity_to_events, grid_time
+from sedbench.core.data import Event
+from sedbench.scoring.metrics import MetricSettings, score, score_tags
+from sedbench.scoring.postprocess import PostProcessing, activity_to_events, grid_time
 
 LABELS = ["a", "b"]
 

@@ -1,4 +1,4 @@
-"""The DCASE2017 task 2 mixture synthesizer (sedbench.mixing, `sedbench synthesize`) on tiny source folders."""
+"""The DCASE2017 task 2 mixture synthesizer (sedbench.datatools.mixing, `sedbench synthesize`) on tiny source folders."""
 
 import hashlib
 import re
@@ -11,11 +11,11 @@ import soundfile as sf
 import yaml
 
 from conftest import run_cli
-from sedbench import mixing
-from sedbench.audio import load_audio
-from sedbench.byod import dataset_class
-from sedbench.data import Event
-from sedbench.errors import ConfigError, DataError
+from sedbench.datatools import mixing
+from sedbench.core.audio import load_audio
+from sedbench.datatools.folder import dataset_class
+from sedbench.core.data import Event
+from sedbench.core.errors import ConfigError, DataError
 
 RATE = 16000
 PARAMS = mixing.MixingParameters(mixtures_per_class=6, mixture_seconds=3.0, sample_rate=RATE, seed=3)
@@ -377,7 +377,7 @@ def test_cli_synthesize_end_to_end(sources, tmp_path):
 
 
 def test_a_system_runs_on_the_manifest_as_rare_events(sources, tmp_path):
-    from sedbench.runner import JobSpec, Locations, run_job
+    from sedbench.pipeline.runner import JobSpec, Locations, run_job
 
     out = tmp_path / "out"
     for subset, count in (("devtrain", 6), ("devtest", 2)):

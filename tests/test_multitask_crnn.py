@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from conftest import run_cli
-from sedbench import registry
-from sedbench.data import Detections, Event, FeatureClip
-from sedbench.errors import ConfigError
-from sedbench.fast_metrics import FastEventBasedMetrics
-from sedbench.metrics import MetricSettings
-from sedbench.postprocess import activity_to_events
-from sedbench.system import RunContext, build_config
+from sedbench.core import registry
+from sedbench.core.data import Detections, Event, FeatureClip
+from sedbench.core.errors import ConfigError
+from sedbench.scoring.fast_metrics import FastEventBasedMetrics
+from sedbench.scoring.metrics import MetricSettings
+from sedbench.scoring.postprocess import activity_to_events
+from sedbench.core.system import RunContext, build_config
 from sedbench.systems.multitask_crnn import (
     MultitaskCRNN, MultitaskCRNNBaseline, ScoringClip, SegmentStore, activity_losses, class_event_counts, class_f1,
     confidence_scores, frame_targets, majority_filter, median_threshold_search, multitask_losses, normalize_scores,
@@ -490,7 +490,7 @@ def test_tiny_runs_through_the_harness(workspace, synth_mini, tmp_path):
 def test_a_fit_killed_after_an_epoch_resumes_to_the_same_history_and_detections(cls, tmp_path):
     from test_checkpoints import Killed, KilledAfter
 
-    from sedbench.checkpoints import Checkpoints, read_checkpoint
+    from sedbench.pipeline.checkpoints import Checkpoints, read_checkpoint
 
     labels = ("a", "b")
     config = _config(cls, conv_filters=4, rnn_units=4, segment_frames=32, segment_hop=16, epochs=4,

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from sedbench import registry
-from sedbench.data import ClipTags, Detections, Event, FrameActivity, LabelKind, Paper
-from sedbench.errors import SystemOutputError
-from sedbench.features import LogMelSpec
-from sedbench.runner import JobSpec, Locations, run_job
-from sedbench.system import System
+from sedbench.core import registry
+from sedbench.core.data import ClipTags, Detections, Event, FrameActivity, LabelKind, Paper
+from sedbench.core.errors import SystemOutputError
+from sedbench.core.features import LogMelSpec
+from sedbench.pipeline.runner import JobSpec, Locations, run_job
+from sedbench.core.system import System
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def test_wrong_output_leaves_no_record(workspace, synth_mini, tmp_path):
 
 
 def test_later_seeds_reuse_features_without_touching_the_cache(workspace, synth_mini, tmp_path, monkeypatch):
-    from sedbench import features as features_module
+    from sedbench.core import features as features_module
 
     _run("test-tag-prior", workspace, tmp_path)  # fills the in-process memo for synth-mini
     calls = []
@@ -138,8 +138,8 @@ def test_clip_tags_of_the_wrong_shape_are_refused(workspace, synth_mini, tmp_pat
 
 
 def test_weakly_labelled_training_clips_show_tags_but_no_frame_targets(synth_mini):
-    from sedbench.features import LogMelSpec, Standardizer
-    from sedbench.runner import feature_clips
+    from sedbench.core.features import LogMelSpec, Standardizer
+    from sedbench.pipeline.runner import feature_clips
 
     clips = synth_mini.split("1").train[:2]
     raw = {c.clip_id: np.zeros((LogMelSpec().n_frames(c.duration), 40), np.float32) for c in clips}

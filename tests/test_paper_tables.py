@@ -2,8 +2,8 @@
 
 import pytest
 
-from sedbench.errors import SedbenchError
-from sedbench.report import Row, load_published, paper_table
+from sedbench.core.errors import SedbenchError
+from sedbench.publish.report import Row, load_published, paper_table
 
 
 def _row(dataset, system, f1s, profile="quick"):

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import run_cli
-from sedbench import registry
-from sedbench.data import Detections, FeatureClip
-from sedbench.errors import ConfigError
-from sedbench.system import RunContext, build_config
+from sedbench.core import registry
+from sedbench.core.data import Detections, FeatureClip
+from sedbench.core.errors import ConfigError
+from sedbench.core.system import RunContext, build_config
 from sedbench.systems.rare_crnn import (
     BaselineMelSpec, RareCNN, RareCRNN, RareEventNet, RareFNN, average_overlapping, count_parameters, detect_event,
     frames_to_event, sliding_ensemble,
@@ -267,7 +267,7 @@ def test_baseline_features_are_magnitude_mel_energies():
 
 
 def test_rare_fnn_runs_through_the_harness(workspace, synth_mini, tmp_path):
-    from sedbench.runner import JobSpec, Locations, run_job
+    from sedbench.pipeline.runner import JobSpec, Locations, run_job
 
     where = Locations(data_dir=workspace["data"], cache_dir=workspace["cache"], runs_dir=tmp_path)
     record, path = run_job(JobSpec(system="rare-fnn", dataset="synth-mini", overrides={"max_epochs": "2"}), where,
@@ -309,7 +309,7 @@ def _assert_same_fit(history, expected, resumed, reference, clips):
 def test_rare_crnn_killed_in_a_later_network_resumes_inside_it(tmp_path, kill_after, network, epoch):
     from test_checkpoints import Killed, KilledAfter
 
-    from sedbench.checkpoints import Checkpoints, read_checkpoint
+    from sedbench.pipeline.checkpoints import Checkpoints, read_checkpoint
 
     config = _config(n_mels=32, min_epochs=1, max_epochs=3, patience=10, lr_decay=0.01,
                      ensembles="babycry=3+5,glassbreak=3,gunshot=4", thresholds="babycry=0,glassbreak=0,gunshot=0")
@@ -341,7 +341,7 @@ def test_rare_crnn_killed_in_a_later_network_resumes_inside_it(tmp_path, kill_af
 def test_rare_fnn_killed_in_its_last_network_resumes_inside_it(tmp_path):
     from test_checkpoints import Killed, KilledAfter
 
-    from sedbench.checkpoints import Checkpoints, read_checkpoint
+    from sedbench.pipeline.checkpoints import Checkpoints, read_checkpoint
 
     config = _config(RareFNN, max_epochs=3, patience=10)
     clips = _clips(6, 150, 40, 0.02)
@@ -367,7 +367,7 @@ def test_rare_fnn_killed_in_its_last_network_resumes_inside_it(tmp_path):
 
 
 def test_a_checkpoint_of_other_networks_is_one_clear_error(tmp_path):
-    from sedbench.checkpoints import CheckpointError, Checkpoints
+    from sedbench.pipeline.checkpoints import CheckpointError, Checkpoints
 
     path = tmp_path / "checkpoint.pt"
     Checkpoints(path).save({"network": "siren/t3", "epoch": 1, "training": None, "finished": {}})

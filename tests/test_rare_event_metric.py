@@ -2,8 +2,8 @@
 
 import pytest
 
-from sedbench.data import Event
-from sedbench.metrics import headline, score_rare_events
+from sedbench.core.data import Event
+from sedbench.scoring.metrics import headline, score_rare_events
 
 REFERENCE = {
     "a1": [Event(1.0, 2.0, "a")],

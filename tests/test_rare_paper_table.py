@@ -1,8 +1,8 @@
 """`sedbench report --paper amiriparian2018`: Table 4 (rare-event ER per class and averaged) beside measured runs."""
 
 from conftest import run_cli
-from sedbench.records import SCHEMA_VERSION, write_record
-from sedbench.report import LOWER_IS_BETTER, load_published, paper_table, summarize
+from sedbench.pipeline.record import SCHEMA_VERSION, write_record
+from sedbench.publish.report import LOWER_IS_BETTER, load_published, paper_table, summarize
 
 CLASSES = ("babycry", "glassbreak", "gunshot")
 
@@ -96,7 +96,7 @@ def test_report_command_prints_the_table(tmp_path):
 
 
 def test_leaderboard_shows_the_comparison_with_lower_is_better_per_class():
-    from sedbench.leaderboard import render
+    from sedbench.publish.leaderboard import render
 
     html = render([_record("synth-rare", "rare-crnn", 0, [(10, 8, 1), (10, 9, 0), (10, 5, 3)]),
                    _record("synth-rare", "rare-fnn", 0, [(10, 4, 5), (10, 6, 2), (10, 5, 5)])])

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from dataset_fixtures import ABSENT, BUILDERS, TUT2016_SCENES, build_tut2017, build_tut_rare2017
-from sedbench import registry
-from sedbench.data import Event, LabelKind
-from sedbench.dataset import COMPLETE_MARKER, DownloadedDataset
-from sedbench.errors import DataError
+from sedbench.core import registry
+from sedbench.core.data import Event, LabelKind
+from sedbench.core.dataset import COMPLETE_MARKER, DownloadedDataset
+from sedbench.core.errors import DataError
 
 GENERATED = {"synth", "synth-mini", "synth-rare", "synth-rare-mini", "synth-weak", "synth-weak-mini"}  # generated offline: test_synth*.py
 NAMES = [name for name in registry.datasets.names() if name not in GENERATED]

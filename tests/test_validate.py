@@ -10,13 +10,13 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from conftest import run_cli
-from sedbench import registry
+from sedbench.core import registry
 from sedbench.cli import app
-from sedbench.data import Detections, Event, FrameActivity, LabelKind, Paper
-from sedbench.features import LogMelSpec
-from sedbench.paths import default_cache_dir, default_data_dir
-from sedbench.system import System
-from sedbench.validate import CHECK_NAMES
+from sedbench.core.data import Detections, Event, FrameActivity, LabelKind, Paper
+from sedbench.core.features import LogMelSpec
+from sedbench.core.paths import default_cache_dir, default_data_dir
+from sedbench.core.system import System
+from sedbench.pipeline.validate import CHECK_NAMES
 
 LINE = re.compile(r"^(PASS|FAIL|SKIP)  ([a-z ]+): (.+)$")
 TEST_CLIPS = [f"audio/mix_{n:03d}.wav" for n in range(16, 20)]  # synth-mini's test partition
@@ -334,7 +334,7 @@ def test_unknown_system_is_one_sentence_listing_the_registered_ones():
 
 
 def test_the_blinded_copy_is_used_as_stored_with_only_the_test_data_changed(synth_mini, tmp_path):
-    from sedbench.validate import _blinded_copy
+    from sedbench.pipeline.validate import _blinded_copy
 
     copy = _blinded_copy(synth_mini, tmp_path, seed=0)
     assert copy.root == tmp_path / "synth-mini" and copy.is_present()  # the generator's marker: no regeneration

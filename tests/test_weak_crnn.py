@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from sedbench import registry
-from sedbench.data import FeatureClip, FrameActivity, LabelKind
-from sedbench.errors import ConfigError
-from sedbench.runner import check_output
-from sedbench.system import RunContext, build_config
+from sedbench.core import registry
+from sedbench.core.data import FeatureClip, FrameActivity, LabelKind
+from sedbench.core.errors import ConfigError
+from sedbench.pipeline.runner import check_output
+from sedbench.core.system import RunContext, build_config
 from sedbench.systems.weak_crnn import (
     WeakCRNN, WeakCRNNConfig, WeakCRNNModel, clip_frames, strong_targets, weighted_loss, window_tags, windows,
 )
@@ -146,7 +146,7 @@ def test_bad_settings_are_one_clear_error():
 def test_a_fit_killed_after_an_epoch_resumes_to_the_same_history_and_outputs(tmp_path, one_torch_thread):
     from test_checkpoints import Killed, KilledAfter
 
-    from sedbench.checkpoints import Checkpoints, read_checkpoint
+    from sedbench.pipeline.checkpoints import Checkpoints, read_checkpoint
 
     rng = np.random.default_rng(6)
     train = [tiny_clip(f"t{i}", 2.0, rng.integers(0, 2, 3), rng) for i in range(6)]

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoints import NO_CHECKPOINTS
-from .data import FeatureClip
-from .errors import ConfigError, SedbenchError
-from .system import Range
+from sedbench.pipeline.checkpoints import NO_CHECKPOINTS
+from sedbench.core.data import FeatureClip
+from sedbench.core.errors import ConfigError, SedbenchError
+from sedbench.core.system import Range
 
 
 def resolve_device(requested: str) -> str:
@@ -213,7 +213,7 @@ class FrameModelTrainer:
 
     def validate(self, clips: list[FeatureClip]) -> tuple[float, float]:
         """Validation F1_frm (%) and ER_frm, by sed_eval's definitions on the frame grid."""
-        from .fast_metrics import FastSegmentBasedMetrics
+        from sedbench.scoring.fast_metrics import FastSegmentBasedMetrics
 
         n_classes = clips[0].targets.shape[1]
         counter = FastSegmentBasedMetrics([str(k) for k in range(n_classes)], time_resolution=float(clips[0].hop_seconds))
@@ -286,7 +286,7 @@ class FrameTorchSystem:
         raise NotImplementedError
 
     def features(self):
-        from .features import LogMelSpec
+        from sedbench.core.features import LogMelSpec
 
         return LogMelSpec(sample_rate=self.config.sample_rate, n_mels=self.config.n_mels)
 
@@ -314,7 +314,7 @@ class FrameTorchSystem:
         return self._trainer().fit(train, valid)
 
     def predict(self, clips: list[FeatureClip]):
-        from .data import FrameActivity
+        from sedbench.core.data import FrameActivity
 
         hop = self.features().frame_hop
         return [FrameActivity(np.asarray(p, dtype=np.float32), hop) for p in self._trainer().predict(clips)]

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from . import plots
-from .records import PACKAGES
+from sedbench.pipeline.record import PACKAGES
 from .report import (
     LOWER_IS_BETTER, ComparedDataset, PaperComparison, RecordRef, Row, columns, compare_with_paper, digits,
     format_cell, format_delta, format_published, pitch_shifts, published_papers, summarize,

@@ -5,11 +5,11 @@ contract it keeps and which it breaks, one line per check, with the numbers behi
 
 1. interface: a ``System`` subclass with ``name``, ``paper``, a dataclass ``Config`` and ``profiles`` holding the
    requested profile; ``features()`` gives a spec with a positive ``frame_hop`` whose features can be extracted.
-2. fit: returns a dict that is JSON-serializable once ``sedbench.records.json_safe`` has replaced NaN / inf.
+2. fit: returns a dict that is JSON-serializable once ``sedbench.pipeline.record.json_safe`` has replaced NaN / inf.
 3. predict: a list with one output per test clip.
 4. output shape: FrameActivity probabilities a 2-D floating (frames, classes) array (tags (classes,)); Detections
    events with known labels and finite 0 <= onset <= offset <= clip duration + one frame; ClipTags (classes,).
-5. hop: frames x hop_seconds covers the clip within one frame (``sedbench.runner.check_output``'s rule).
+5. hop: frames x hop_seconds covers the clip within one frame (``sedbench.pipeline.runner.check_output``'s rule).
 6. probabilities: finite and in [0, 1] (frame probabilities, clip tags).
 7. determinism: a second seeded fit + predict gives the same outputs (0 for event times, 1e-6 for probabilities).
 8. test isolation: fit does not use test data. Audit probe: an audit hook records every ``open`` of a test clip's
@@ -19,11 +19,11 @@ contract it keeps and which it breaks, one line per check, with the numbers behi
    libsndfile (soundfile, librosa) is opened in C and raises no audit event; the behavioural probe is what catches
    a fit that reads test audio that way.
 
-The rules of checks 4-6 mirror ``sedbench.runner.check_output`` (which raises at the first problem), split so each
+The rules of checks 4-6 mirror ``sedbench.pipeline.runner.check_output`` (which raises at the first problem), split so each
 is reported on its own; every output that passes them is also run through ``check_output`` itself, so the
 validator never passes an output the runner would refuse. Fit and predict run exactly as ``run_job`` runs them:
 ``seed_everything(seed)``, the system built with a ``RunContext`` (no checkpoints), standardized features from
-``sedbench.runner.feature_clips``. While a system runs, ``$SEDBENCH_DATA`` names the data folder in use (the
+``sedbench.pipeline.runner.feature_clips``. While a system runs, ``$SEDBENCH_DATA`` names the data folder in use (the
 blinded copy during the behavioural probe), so a system that finds the dataset through it sees the copy.
 """
 
@@ -43,23 +43,23 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import registry
+from sedbench.core import registry
 from .checkpoints import NO_CHECKPOINTS
-from .data import ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind, Paper
-from .errors import SedbenchError, SystemOutputError
-from .features import FeatureCache, Standardizer
-from .paths import default_cache_dir, default_data_dir
-from .records import json_safe
+from sedbench.core.data import ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind, Paper
+from sedbench.core.errors import SedbenchError, SystemOutputError
+from sedbench.core.features import FeatureCache, Standardizer
+from sedbench.core.paths import default_cache_dir, default_data_dir
+from .record import json_safe
 from .runner import check_output, feature_clips, load_features
-from .system import RunContext, System, build_config
-from .tokens import check_timed_tokens
+from sedbench.core.system import RunContext, System, build_config
+from sedbench.core.tokens import check_timed_tokens
 
 DATASET = "synth-mini"
 FOLD = "1"
 PROBABILITY_TOLERANCE = 1e-6  # event times must match exactly
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 CHECK_NAMES = ("interface", "fit", "predict", "output shape", "hop", "probabilities", "determinism", "test isolation")
-HASH_MEMO = ".sedbench-hashes.json"  # sedbench.dataset.content_hash's per-folder memo; a copy computes its own
+HASH_MEMO = ".sedbench-hashes.json"  # sedbench.core.dataset.content_hash's per-folder memo; a copy computes its own
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ def _data_dir_environment(data_dir: Path):
 def _fit_and_predict(system_cls, config, context: RunContext, fit_on: _Inputs, test: list[FeatureClip],
                      watched: list[Path]) -> _Run:
     """One seeded run as ``run_job`` does it; exceptions become one-line messages, never tracebacks."""
-    from .torch_training import seed_everything
+    from sedbench.training.frames import seed_everything
 
     run = _Run()
     with _data_dir_environment(fit_on.data_dir):
@@ -300,13 +300,13 @@ def _blinded_copy(dataset, into: Path, seed: int):
 def _interface(system_cls, system_name: str, profile: str) -> str | None:
     """The first problem with the class's declared interface, or None."""
     if not (isinstance(system_cls, type) and issubclass(system_cls, System)):
-        return f"{system_name!r} is {system_cls!r}, not a subclass of sedbench.system.System"
+        return f"{system_name!r} is {system_cls!r}, not a subclass of sedbench.core.system.System"
     name = getattr(system_cls, "name", None)
     if not isinstance(name, str) or not name:
         return f"{system_cls.__name__}.name must be a non-empty string, got {name!r}"
     paper = getattr(system_cls, "paper", None)
     if not isinstance(paper, Paper):
-        return f"{system_cls.__name__}.paper must be a sedbench.data.Paper, got {type(paper).__name__}"
+        return f"{system_cls.__name__}.paper must be a sedbench.core.data.Paper, got {type(paper).__name__}"
     config = getattr(system_cls, "Config", None)
     if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
         return f"{system_cls.__name__}.Config must be a dataclass, got {config!r}"
@@ -316,14 +316,14 @@ def _interface(system_cls, system_name: str, profile: str) -> str | None:
     if profile not in profiles:
         return f"{system_cls.__name__} has no profile {profile!r}; profiles: {', '.join(sorted(profiles))}"
     if not isinstance(getattr(system_cls, "label_kind", None), LabelKind):
-        return f"{system_cls.__name__}.label_kind must be a sedbench.data.LabelKind"
+        return f"{system_cls.__name__}.label_kind must be a sedbench.core.data.LabelKind"
     return None
 
 
 def _spec_problem(spec) -> str | None:
     for attribute in ("frame_hop", "key", "extract"):
         if not hasattr(spec, attribute):
-            return f"features() returned {type(spec).__name__}, which has no {attribute!r} (see sedbench.features)"
+            return f"features() returned {type(spec).__name__}, which has no {attribute!r} (see sedbench.core.features)"
     hop = spec.frame_hop
     if not isinstance(hop, (int, float)) or not math.isfinite(hop) or hop <= 0:
         return f"features() returned a spec with frame_hop {hop!r}; expected a positive number of seconds"
@@ -546,7 +546,7 @@ def validate_system(system: str, profile: str = "quick", overrides: dict[str, st
     Raises SedbenchError (one sentence) only for the caller's mistakes: an unknown system, a bad ``--set``, an
     unknown device, or a dataset that cannot be prepared. Everything the system does wrong is a FAIL line.
     """
-    from .torch_training import resolve_device, seed_everything  # torch only once a system runs
+    from sedbench.training.frames import resolve_device, seed_everything  # torch only once a system runs
 
     system_cls = registry.systems.get(system)
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -646,7 +646,7 @@ def validate_system(system: str, profile: str = "quick", overrides: dict[str, st
             for output, clip in zip(outputs, test):
                 check_output(output, clip, labels, system)
         except SystemOutputError as exc:
-            checks[-3] = Check("output shape", FAIL, f"sedbench.runner.check_output refused an output: {exc}")
+            checks[-3] = Check("output shape", FAIL, f"sedbench.pipeline.runner.check_output refused an output: {exc}")
     comparable = {type(o) for o in outputs} <= {FrameActivity, Detections, ClipTags}
 
     # 7. determinism

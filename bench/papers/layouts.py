@@ -6,7 +6,7 @@
 * ``class_table`` (Phan et al. 2018, Tables 1-2): event-based F1 and ER per class, their
   class average and the overall values, for each of the paper's systems side by side.
 
-Both read ``Row`` objects from ``sedbench.report.summarize``; the per-class event values and
+Both read ``Row`` objects from ``sedbench.publish.report.summarize``; the per-class event values and
 the final-epoch TERs are part of each row's values (see ``report._pooled``).
 """
 
@@ -16,7 +16,7 @@ import io
 
 import numpy as np
 
-from .report import Row
+from sedbench.publish.report import Row
 
 FEATURE_LAYERS = "feature_layers"
 CLASS_TABLE = "class_table"
@@ -139,7 +139,7 @@ def feature_rows_of(records: list[dict], published: dict) -> list[tuple[str, lis
 
 def ter_curves_svg(series: list[tuple[str, list[dict]]]) -> str | None:
     """Fig. 2: training loss and TER on the training, validation and test sets per epoch (seeds: thin lines)."""
-    from .plots import _colors, _pyplot, _svg
+    from sedbench.publish.plots import _colors, _pyplot, _svg
 
     series = [(name, [r for r in records if (r.get("history") or {}).get("train_TER")]) for name, records in series]
     series = [(name, records) for name, records in series if records]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import median_filter
 
-from .data import Event
+from sedbench.core.data import Event
 
 
 def grid_time(index: int, hop: float, edge: str) -> float:

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import registry
+from sedbench.core import registry
 from .checkpoints import Checkpoints, remove_partial_writes
-from .errors import ConfigError, SedbenchError, UnknownNameError
-from .records import RecordWriteError, write_json_atomic, write_record
+from sedbench.core.errors import ConfigError, SedbenchError, UnknownNameError
+from .record import RecordWriteError, write_json_atomic, write_record
 from .runner import JobSpec, Locations, ResolvedJob, compute_record, resolve_job
 
 JOBS_FOLDER = ".jobs"
@@ -335,7 +335,7 @@ def execute(resolved: ResolvedJob, where: Locations, timeout: float | None = Non
             log_file.write(f"{datetime.now().strftime('%H:%M:%S')} {message}\n")
             log_file.flush()
 
-    importlib.import_module(".torch_training", __package__)  # before the time limit: an import cut short breaks torch
+    importlib.import_module("sedbench.training.frames")  # before the time limit: an import cut short breaks torch
 
     started = time.perf_counter()
     try:

@@ -2,7 +2,7 @@
 
 A clip's annotation becomes the time-ordered sequence of its event boundaries, each
 token being (label, ``"onset"`` | ``"offset"``). Decoded token sequences are scored with
-the token error rate (``sedbench.metrics.token_error_rate``) and can be paired back into
+the token error rate (``sedbench.scoring.metrics.token_error_rate``) and can be paired back into
 events so that sed_eval's event metrics apply as well.
 """
 

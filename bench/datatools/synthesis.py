@@ -22,8 +22,8 @@ from typing import Callable
 import numpy as np
 from scipy import signal
 
-from .data import Event
-from .postprocess import activity_to_events
+from sedbench.core.data import Event
+from sedbench.scoring.postprocess import activity_to_events
 
 Source = Callable[[np.random.Generator, float, int], np.ndarray]
 

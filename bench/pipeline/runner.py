@@ -17,15 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, metrics, registry
-from .data import AudioClip, ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind
-from .errors import ConfigError, DataError, SedbenchError, SystemOutputError
+from sedbench import __version__
+from sedbench.scoring import metrics
+from sedbench.core import registry
+from sedbench.core.data import AudioClip, ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind
+from sedbench.core.errors import ConfigError, DataError, SedbenchError, SystemOutputError
 from .checkpoints import NO_CHECKPOINTS
-from .features import FeatureCache, LogMelSpec, Standardizer, event_roll
-from .postprocess import PostProcessing
-from .records import SCHEMA_VERSION, config_hash, environment, record_path, write_record
-from .system import RunContext, build_config, config_dict
-from .tokens import boundary_tokens, check_timed_tokens
+from sedbench.core.features import FeatureCache, LogMelSpec, Standardizer, event_roll
+from sedbench.scoring.postprocess import PostProcessing
+from .record import SCHEMA_VERSION, config_hash, environment, record_path, write_record
+from sedbench.core.system import RunContext, build_config, config_dict
+from sedbench.core.tokens import boundary_tokens, check_timed_tokens
 
 
 @dataclass(frozen=True)
@@ -323,7 +325,7 @@ def run_job(job: JobSpec, where: Locations, log=print) -> tuple[dict, Path]:
 
 def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoints=NO_CHECKPOINTS) -> dict:
     """Train and evaluate one resolved job; returns its record (the caller writes it)."""
-    from .torch_training import resolve_device, seed_everything  # torch only when a job runs
+    from sedbench.training.frames import resolve_device, seed_everything  # torch only when a job runs
 
     job = resolved.job
     timer = PhaseTimer()

@@ -1,7 +1,7 @@
 """Bring your own dataset: a DCASE-layout folder or a CSV manifest, used like a registered dataset.
 
 ``sedbench run --system crnn --dataset path/to/folder`` (or ``path/to/manifest.csv``) reads the
-path with :func:`dataset_class` (through ``sedbench.registry.resolve_dataset``, so every command
+path with :func:`dataset_class` (through ``sedbench.core.registry.resolve_dataset``, so every command
 that takes ``--dataset`` accepts it). Everything is checked when the path is opened, before any
 training: a bad row is one error naming its file and line.
 
@@ -47,7 +47,7 @@ Splits without lists
     SHA-256 order; the rest keep their order.
 
 ``export_dcase_layout`` writes any registered dataset in this layout, so that a folder copy runs with the
-same splits, clip order, labels, events and durations as the original (``python -m sedbench.byod
+same splits, clip order, labels, events and durations as the original (``python -m sedbench.datatools.folder
 export synth-mini /tmp/synth-mini-folder``).
 """
 
@@ -63,10 +63,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Iterable
 
-from .audio import audio_info
-from .data import AudioClip, Event, LabelKind, Paper, Split
-from .dataset import Dataset, open_text, parse_annotation_line, parse_dcase_row
-from .errors import DataError, SedbenchError
+from sedbench.core.audio import audio_info
+from sedbench.core.data import AudioClip, Event, LabelKind, Paper, Split
+from sedbench.core.dataset import Dataset, open_text, parse_annotation_line, parse_dcase_row
+from sedbench.core.errors import DataError, SedbenchError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 ANNOTATION_SUFFIXES = (".ann", ".txt")
@@ -681,13 +681,13 @@ def _export_name(clip: AudioClip, taken: set[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sedbench.byod export DATASET TARGET [--fold K ...]``."""
+    """``python -m sedbench.datatools.folder export DATASET TARGET [--fold K ...]``."""
     import argparse
 
-    from . import registry
-    from .paths import default_data_dir
+    from sedbench.core import registry
+    from sedbench.core.paths import default_data_dir
 
-    parser = argparse.ArgumentParser(prog="python -m sedbench.byod",
+    parser = argparse.ArgumentParser(prog="python -m sedbench.datatools.folder",
                                      description="Write a dataset as a DCASE-layout folder for --dataset PATH.")
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="export a registered dataset (or a dataset path)")

@@ -88,7 +88,7 @@ class Detections:
     """A system's output for one clip when it produces events directly."""
 
     events: list[Event]
-    # transcription systems (CTC): the decoded boundary tokens (sedbench.tokens.TimedToken); scored by token error rate
+    # transcription systems (CTC): the decoded boundary tokens (sedbench.core.tokens.TimedToken); scored by token error rate
     tokens: list | None = None
 
 

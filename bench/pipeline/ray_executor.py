@@ -16,7 +16,7 @@ import socket
 import time
 from typing import Iterator
 
-from .errors import SedbenchError
+from sedbench.core.errors import SedbenchError
 from .grid import JobOutcome, JobStore, _now, _quietly, execute, finish, job_label
 from .runner import JobSpec, Locations, ResolvedJob, resolve_job
 

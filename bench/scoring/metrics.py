@@ -1,7 +1,7 @@
 """Scoring with sed_eval's definitions, micro-averaged over all files (and folds).
 
 Two backends compute the same numbers: ``sed_eval`` (the reference
-implementation) and ``fast`` (``sedbench.fast_metrics``: sed_eval's classes with
+implementation) and ``fast`` (``sedbench.scoring.fast_metrics``: sed_eval's classes with
 vectorized counting, tested equal to sed_eval).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Event
+from sedbench.core.data import Event
 
 # Counts stored in run records so folds can be pooled exactly later.
 SEGMENT_COUNT_KEYS = ("Ntp", "Ntn", "Nfp", "Nfn", "Nref", "Nsys", "S", "D", "I")
@@ -49,7 +49,7 @@ def metric_classes(backend: str):
         from .fast_metrics import FastEventBasedMetrics, FastSegmentBasedMetrics
 
         return FastSegmentBasedMetrics, FastEventBasedMetrics
-    from .errors import ConfigError
+    from sedbench.core.errors import ConfigError
 
     raise ConfigError(f"unknown metrics backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 

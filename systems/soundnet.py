@@ -2,12 +2,12 @@
 
 Wang & Metze 2017 (Table 1, Sec. 2.2) feed the CTC-RNN with the "conv5" layer of the original SoundNet
 (256 maps at 10.8 Hz) and compare layers "after batch normalization"; this module gives those features to the
-harness through `SoundNetSpec`, a drop-in for `sedbench.features.LogMelSpec`.
+harness through `SoundNetSpec`, a drop-in for `sedbench.core.features.LogMelSpec`.
 
 The network is the ORIGINAL Torch model (cvondrick/soundnet, ``soundnet8``), not the Keras ports' variant
 (they drop the convolution padding and use a stride-2 pool5): each convolution pads by half its kernel, batch
 normalization uses running statistics with Torch's eps 1e-5, ReLU, max-pooling after conv1, conv2 and conv5.
-The weights are fetched and stored by `sedbench.soundnet_weights` (``sedbench weights fetch soundnet``).
+The weights are fetched and stored by `sedbench.systems.soundnet_weights` (``sedbench weights fetch soundnet``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError, DataError, SedbenchError
-from .soundnet_weights import CONV_LAYERS, file_sha256, load_soundnet_weights, soundnet_weights_path
+from sedbench.core.errors import ConfigError, DataError, SedbenchError
+from sedbench.systems.soundnet_weights import CONV_LAYERS, file_sha256, load_soundnet_weights, soundnet_weights_path
 
 SAMPLE_RATE = 22050  # SoundNet's input rate (Aytar et al. 2016; Wang & Metze 2017, Table 1)
 

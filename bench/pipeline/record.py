@@ -12,7 +12,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from .errors import SedbenchError
+from sedbench.core.errors import SedbenchError
 
 SCHEMA_VERSION = 1
 PACKAGES = ("sedbench", "torch", "numpy", "librosa", "sed_eval", "dcase_util", "scipy", "scikit-learn", "soundfile")

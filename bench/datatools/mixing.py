@@ -47,12 +47,12 @@ The event and its annotation
     from hand-annotated ``valid_segments``). The recipe keeps that segment in the file
     (``segment_start_seconds`` / ``segment_end_seconds``).
 
-Sources at another sample rate are resampled on loading (`sedbench.audio.load_audio`; multichannel
+Sources at another sample rate are resampled on loading (`sedbench.core.audio.load_audio`; multichannel
 files are mixed down to mono); the recipe then says so (``bg_resampled_from`` / ``event_resampled_from``:
 the file's rate). The subset is written into a staging folder and renamed into place, so a failure never
 leaves a half-written output. `read_mixture_list` reads the layout back (the `tut-rare2017` and
 `synth-rare` datasets use it); `update_manifest` lists the subsets synthesized into ``<out>`` (the latest
-run of each) as a CSV manifest that ``sedbench run --dataset <out>/mixtures.csv`` reads (`sedbench.byod`,
+run of each) as a CSV manifest that ``sedbench run --dataset <out>/mixtures.csv`` reads (`sedbench.datatools.folder`,
 with a ``target_class`` column, so the run is scored as rare events).
 """
 
@@ -74,10 +74,10 @@ import numpy as np
 import soundfile as sf
 import yaml
 
-from .audio import audio_info, load_audio
-from .data import Event
-from .dataset import parse_annotation_line
-from .errors import ConfigError, DataError
+from sedbench.core.audio import audio_info, load_audio
+from sedbench.core.data import Event
+from sedbench.core.dataset import parse_annotation_line
+from sedbench.core.errors import ConfigError, DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 SYNTHESIZER = "sedbench-1"  # in the parameter hash; bump when the same parameters give different mixtures
@@ -532,7 +532,7 @@ def subset_split(subset: str) -> str:
 def update_manifest(out: Path, result: SynthesisResult) -> Path:
     """Write ``<out>/mixtures.csv`` with ``result``'s subset replacing any earlier rows of that subset.
 
-    A `sedbench.byod` CSV manifest: ``filename,onset,offset,event_label,split,target_class``, one row per
+    A `sedbench.datatools.folder` CSV manifest: ``filename,onset,offset,event_label,split,target_class``, one row per
     event (a filename alone for a mixture without one), paths relative to ``<out>``, the split from the
     subset's name (`subset_split`; a split without validation rows holds 20 % of training out), and
     every mixture's ``target_class``, which makes ``sedbench run --dataset <out>/mixtures.csv`` a

@@ -133,7 +133,7 @@ def _rare_values(records: list[dict]) -> dict[str, float | None]:
 
 def _pooled(records: list[dict]) -> dict[str, float]:
     """Headline metrics of one seed; with several folds, recomputed from the summed counts (micro average)."""
-    from .report_layouts import class_event_values, final_ter_values
+    from sedbench.papers.layouts import class_event_values, final_ter_values
 
     if len(records) == 1 or "frame" not in records[0]["metrics"]:
         # tagging results are not pooled over folds here
@@ -148,7 +148,7 @@ def _pooled(records: list[dict]) -> dict[str, float]:
     pooled["F1_event"] = _f1(c["Ntp"], c["Nsys"], c["Nref"])
     pooled["ER_event"] = (c["Nsubs"] + c["Nfn"] + c["Nfp"]) / c["Nref"] if c["Nref"] else float("nan")
     if all("legacy_1s" in record["metrics"] for record in records):
-        from .metrics import legacy_f1_from_sums
+        from sedbench.scoring.metrics import legacy_f1_from_sums
 
         scenes: dict[str, dict[str, float]] = defaultdict(lambda: {"F1_sum": 0.0, "segments": 0, "skipped": 0})
         for record in records:  # segment F1s of a scene are averaged over all its test segments, every fold
@@ -208,8 +208,8 @@ def pitch_shifts(rows: list[Row]) -> list[str]:
 
 def _registered_paper_url(system: str) -> str:
     """Older records carry no paper link: take it from the installed system, if there is one."""
-    from . import registry
-    from .errors import SedbenchError
+    from sedbench.core import registry
+    from sedbench.core.errors import SedbenchError
 
     try:
         return registry.systems.get(system).paper.url
@@ -296,7 +296,7 @@ def write_reports(rows: list[Row], out_dir: Path) -> list[Path]:
 
 # --------------------------------------------------------------------------- paper tables
 
-PUBLISHED_DIR = Path(__file__).parent / "published"
+PUBLISHED_DIR = Path(__file__).parent.parent / "papers" / "published"
 
 
 def load_published(paper: str) -> dict:
@@ -304,7 +304,7 @@ def load_published(paper: str) -> dict:
 
     path = PUBLISHED_DIR / f"{paper}.json"
     if not path.exists():
-        from .errors import SedbenchError
+        from sedbench.core.errors import SedbenchError
 
         known = ", ".join(sorted(p.stem for p in PUBLISHED_DIR.glob("*.json"))) or "none"
         raise SedbenchError(f"no published table for paper {paper!r}; papers with tables: {known}")
@@ -418,10 +418,10 @@ def paper_table(rows: list[Row], paper: str) -> str:
     if layout == LOSS_WEIGHTS:
         return loss_weight_table(rows, published)
     if layout:
-        from . import report_layouts
+        from sedbench.papers import layouts
 
-        return {report_layouts.FEATURE_LAYERS: report_layouts.feature_layer_table,
-                report_layouts.CLASS_TABLE: report_layouts.class_table}[layout](rows, published)
+        return {layouts.FEATURE_LAYERS: layouts.feature_layer_table,
+                layouts.CLASS_TABLE: layouts.class_table}[layout](rows, published)
     comparison = compare_with_paper(rows, paper)
     metrics = comparison.metrics
     out = io.StringIO()

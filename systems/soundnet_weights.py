@@ -26,8 +26,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import DataError
-from .paths import default_cache_dir
+from sedbench.core.errors import DataError
+from sedbench.core.paths import default_cache_dir
 
 # name, in maps, out maps, kernel, stride, padding, max-pool size (= its stride; 0: none) -- Table 1
 CONV_LAYERS = (

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SedbenchError
+from sedbench.core.errors import SedbenchError
 
 
 class CheckpointError(SedbenchError):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .data import FeatureClip, FrameActivity, LabelKind, Paper
-from .checkpoints import NO_CHECKPOINTS
+from sedbench.pipeline.checkpoints import NO_CHECKPOINTS
 from .errors import ConfigError
 from .features import LogMelSpec
 
@@ -46,7 +46,7 @@ class RunContext:
     # learning-curve hook, set only with `sedbench run --track-test`: a system may call monitor(epoch, predict) after
     # each epoch; the harness scores predict(test clips) for the record's curve and returns nothing to the system
     monitor: Any = None
-    # where the training loop saves its state every epoch and finds it after a kill (see sedbench.checkpoints)
+    # where the training loop saves its state every epoch and finds it after a kill (see sedbench.pipeline.checkpoints)
     checkpoints: Any = NO_CHECKPOINTS
 
 

@@ -120,7 +120,7 @@ def resolve_dataset(name_or_path: str) -> Any:
     from pathlib import Path
 
     if Path(name_or_path).expanduser().exists():
-        from .byod import dataset_class  # the harness's own reader, not a registered dataset module
+        from sedbench.datatools.folder import dataset_class  # the harness's own reader, not a registered dataset module
 
         return dataset_class(name_or_path)
     try:

@@ -14,8 +14,8 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
-from .records import write_record
+from sedbench.core.errors import ConfigError
+from .record import write_record
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def validation_score(record: dict) -> float:
 
 
 def run_search(system: str, dataset: str, grid_name: str, seed: int, device: str, where, log=print) -> dict:
-    from . import registry
+    from sedbench.core import registry
     from .runner import JobSpec, run_job
 
     dataset_name = registry.resolve_dataset(dataset).name  # a path's records go under its readable name
