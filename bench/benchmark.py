@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from sedbench.core.data import Event
+from sedbench.core.system import DEFAULT_PROFILE
 from sedbench.scoring.metrics import metric_classes
 
 
@@ -114,11 +115,11 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def bench_features(lines: list[str], data_dir: Path) -> None:
+def bench_features(lines: list[str], data_dir: Path, dataset_name: str) -> None:
     from sedbench.core import registry
     from sedbench.core.features import FeatureCache, LogMelSpec
 
-    dataset = registry.datasets.get("synth")(data_dir)
+    dataset = registry.datasets.get(dataset_name)(data_dir)
     dataset.prepare()
     clips = dataset.split("1").test
     audio_seconds = sum(c.duration for c in clips)
@@ -139,7 +140,8 @@ def bench_features(lines: list[str], data_dir: Path) -> None:
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     lines.append(
-        f"### Features (log mel, 40 bands, 44.1 kHz)\n\n{len(clips)} files, {audio_seconds:.0f} s of audio.\n\n"
+        f"### Features (log mel, 40 bands, 44.1 kHz)\n\n{len(clips)} files of {dataset_name}, "
+        f"{audio_seconds:.0f} s of audio.\n\n"
         "| path | seconds | real-time factor |\n|---|---|---|\n"
         f"| extract (decode + STFT + mel + write cache) | {cold:.2f} | {cold / audio_seconds:.5f} |\n"
         f"| cached (memory-mapped .npy, every value read) | {cached:.4f} | {cached / audio_seconds:.6f} |\n\n"
@@ -148,17 +150,18 @@ def bench_features(lines: list[str], data_dir: Path) -> None:
     _flush(lines)
 
 
-def bench_training(lines: list[str], repeats: int = 8) -> None:
+def bench_training(lines: list[str], system_name: str, repeats: int = 8) -> None:
     """Harness epochs and bare-loop epochs interleaved on the same model; best epoch of each counts."""
     import torch
 
     from sedbench.core import registry
+    from sedbench.core.config import build_config
     from sedbench.core.data import FeatureClip
-    from sedbench.core.system import build_config
-    from sedbench.training.frames import FrameModelTrainer, SequenceSampler, TrainingSettings, seed_everything
+    from sedbench.training.common import seed_everything
+    from sedbench.training.frames import FrameModelTrainer, SequenceSampler, TrainingSettings
 
-    crnn = registry.systems.get("crnn")
-    config = build_config(crnn, "quick")
+    system = registry.systems.get(system_name)
+    config = build_config(system, DEFAULT_PROFILE)
     rng = np.random.default_rng(0)
     # 20 clips of 30 s of random features: the loop's cost does not depend on the values
     clips = [FeatureClip(f"c{i}", rng.standard_normal((1500, 40)).astype(np.float32), 0.02, 30.0,
@@ -166,7 +169,7 @@ def bench_training(lines: list[str], repeats: int = 8) -> None:
     settings = TrainingSettings(sequence_frames=config.sequence_frames, sequence_shift=73, batch_size=config.batch_size,
                                 learning_rate=1e-3, max_epochs=1, patience=1, threshold=0.5, device="cpu")
     seed_everything(0)
-    trainer = FrameModelTrainer(crnn.build_model(config, 16), settings, log=lambda _: None)
+    trainer = FrameModelTrainer(system.build_model(config, 16), settings, log=lambda _: None)
     model = trainer.model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -188,7 +191,8 @@ def bench_training(lines: list[str], repeats: int = 8) -> None:
         bare.append((time.perf_counter() - started) / steps)
     harness_step, bare_step = min(harness[1:]), min(bare[1:])
     lines.append(
-        f"### Training loop (CRNN quick profile, batch {config.batch_size} x {config.sequence_frames} frames, CPU)\n\n"
+        f"### Training loop ({system_name} {DEFAULT_PROFILE} profile, batch {config.batch_size} x "
+        f"{config.sequence_frames} frames, CPU)\n\n"
         f"{repeats} interleaved epochs of each loop on the same model after one warm-up epoch each; the best epoch "
         "counts (least disturbed by other load).\n\n| loop | seconds per step (best) | median |\n|---|---|---|\n"
         f"| bare torch loop (pre-made tensors) | {bare_step:.4f} | {np.median(bare[1:]):.4f} |\n"
@@ -200,16 +204,17 @@ def bench_training(lines: list[str], repeats: int = 8) -> None:
     _flush(lines)
 
 
-def bench_end_to_end(lines: list[str]) -> None:
+def bench_end_to_end(lines: list[str], system_name: str, dataset_name: str) -> None:
     exe = Path(sys.executable).with_name("sedbench")
     runs = Path(tempfile.mkdtemp(prefix="sedbench-bench-runs-"))
     started = time.perf_counter()
-    result = subprocess.run([str(exe), "run", "--system", "crnn", "--dataset", "synth", "--runs-dir", str(runs),
-                             "--quiet"], capture_output=True, text=True)
+    result = subprocess.run([str(exe), "run", "--system", system_name, "--dataset", dataset_name, "--runs-dir",
+                             str(runs), "--quiet"], capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     shutil.rmtree(runs, ignore_errors=True)
     summary = "\n".join(l for l in result.stdout.splitlines() if l.strip())
-    lines.append(f"### `sedbench run --system crnn --dataset synth` (quick profile, dataset and features cached)\n\n"
+    lines.append(f"### `sedbench run --system {system_name} --dataset {dataset_name}` ({DEFAULT_PROFILE} profile, "
+                 f"dataset and features cached)\n\n"
                  f"Wall time {elapsed:.1f} s, exit code {result.returncode}.\n\n```\n{summary}\n```\n")
     _flush(lines)
 
@@ -224,14 +229,15 @@ def _flush(lines: list[str]) -> None:
     _printed = len(lines)
 
 
-def run_benchmarks(data_dir: Path, end_to_end: bool, write: Path | None) -> str:
+def run_benchmarks(data_dir: Path, end_to_end: bool, write: Path | None, system: str, dataset: str) -> str:
+    """``system`` must train with ``sedbench.training.frames.FrameModelTrainer`` (its training loop is timed)."""
     lines = [f"# sedbench performance\n\nMachine: {machine_description()}.\n"]
     _flush(lines)
     bench_metrics(lines)
-    bench_features(lines, data_dir)
-    bench_training(lines)
+    bench_features(lines, data_dir, dataset)
+    bench_training(lines, system)
     if end_to_end:
-        bench_end_to_end(lines)
+        bench_end_to_end(lines, system, dataset)
     import torch
 
     if not torch.cuda.is_available():

@@ -24,8 +24,9 @@ from typing import ClassVar
 
 from sedbench.core.data import Split
 from sedbench.core.errors import DataError
+from sedbench.datatools.splits import hold_out_seeded
 
-from ._layout import CorpusDataset, hold_out
+from ._layout import CorpusDataset
 
 LAYOUT = (
     "labels.txt (one class label per line), audio/<group>/<recording>.wav, "
@@ -115,7 +116,7 @@ class ManualLayoutDataset(CorpusDataset):
                 groups.setdefault(path.parent, []).append(path)
             train, valid = [], []
             for group, recordings in sorted(groups.items()):
-                kept, held = hold_out(recordings, key=f"{self.name}/fold{fold}/{self.relative(group)}")
+                kept, held = hold_out_seeded(recordings, key=f"{self.name}/fold{fold}/{self.relative(group)}")
                 train += kept
                 valid += held
         parts = (("train", train), ("validate", valid), ("test", test))

@@ -25,12 +25,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from sedbench.core.data import LabelKind, Paper, Split
+from sedbench.core.data import LabelKind, Split, Task
 from sedbench.core.dataset import RemoteFile
 from sedbench.core.errors import DataError
 from sedbench.core.registry import register_dataset
+from sedbench.datatools.splits import hold_out_seeded
+from sedbench.papers.citations import FOSTER2015
 
-from ._layout import CorpusDataset, hold_out
+from ._layout import CorpusDataset
 
 TAG_CODES = {
     "c": "child speech",
@@ -43,15 +45,6 @@ TAG_CODES = {
 }
 IGNORED_CODES = {"S", "U"}  # silence/background, unidentifiable
 
-FOSTER2015 = Paper(
-    key="foster2015",
-    citation=(
-        "P. Foster, S. Sigtia, S. Krstulovic, J. Barker, M. D. Plumbley, \"CHiME-Home: A Dataset for Sound Source "
-        "Recognition in a Domestic Environment\", IEEE WASPAA 2015 (DCASE2016 task 4 refined setup)"
-    ),
-    url="https://archive.org/details/chime-home",
-)
-
 CROSSVAL_LIST = "development_chunks_refined_crossval_dcase2016.csv"
 EVALUATION_LIST = "evaluation_chunks_refined.csv"
 AUDIO_SUFFIX = ".16kHz.wav"
@@ -60,7 +53,7 @@ AUDIO_SUFFIX = ".16kHz.wav"
 class _ChimeHomeBase(CorpusDataset):
     paper = FOSTER2015
     license = "research use; see the licence in chime_home.tar.gz (dcase_util's metadata does not state one)"
-    task = "clip tags"
+    task = Task.CLIP_TAGS
     label_kind = LabelKind.WEAK
     labels = tuple(TAG_CODES.values())
     sample_rate = 16000
@@ -137,7 +130,7 @@ class _ChimeHomeBase(CorpusDataset):
 
     def train_valid(self, chunks: list[str], key: str) -> tuple[list[str], list[str]]:
         """Hold out whole recording segments, so no segment is in both partitions."""
-        kept, held = hold_out({segment_of(chunk) for chunk in chunks}, key=key)
+        kept, held = hold_out_seeded({segment_of(chunk) for chunk in chunks}, key=key)
         held = set(held)
         return [c for c in chunks if segment_of(c) not in held], [c for c in chunks if segment_of(c) in held]
 

@@ -28,12 +28,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from sedbench.core.data import Event, LabelKind, Paper, Split
+from sedbench.core.data import Event, LabelKind, Split, Task
 from sedbench.core.dataset import RemoteFile
 from sedbench.core.errors import DataError
 from sedbench.core.registry import register_dataset
+from sedbench.datatools.annotations import read_event_rows
+from sedbench.datatools.splits import hold_out_seeded
+from sedbench.papers.citations import MESAROS2017
 
-from ._layout import CorpusDataset, hold_out, read_event_rows
+from ._layout import CorpusDataset
 
 REPOSITORY = "https://github.com/ankitshah009/Task-4-Large-scale-weakly-supervised-sound-event-detection-for-smart-cars"
 RAW_URL = ("https://raw.githubusercontent.com/ankitshah009/"
@@ -43,15 +46,6 @@ AUDIO_SUFFIXES = (".wav", ".flac")
 WEAK_TRAIN = "groundtruth_weak_label_training_set.csv"
 WEAK_TEST = "groundtruth_weak_label_testing_set.csv"
 STRONG_TEST = "groundtruth_strong_label_testing_set.csv"
-
-MESAROS2017_TASK4 = Paper(
-    key="mesaros2017",
-    citation=(
-        "A. Mesaros, T. Heittola, A. Diment, B. Elizalde, A. Shah, E. Vincent, B. Raj, T. Virtanen, \"DCASE 2017 "
-        "Challenge Setup: Tasks, Datasets and Baseline System\", DCASE 2017 Workshop (task 4, AudioSet subset)"
-    ),
-    url="https://dcase.community/challenge2017/task-large-scale-sound-event-detection",
-)
 
 
 def _label_file(filename: str, size: int, md5: str) -> RemoteFile:
@@ -63,9 +57,10 @@ class Dcase2017Task4(CorpusDataset):
     name = "dcase2017-task4"
     description = ("DCASE2017 task 4: 10 s YouTube clips (51,172 training, 488 testing), 17 vehicle/warning classes, "
                    "weak training labels")
-    paper = MESAROS2017_TASK4
+    paper = MESAROS2017
+    homepage = "https://dcase.community/challenge2017/task-large-scale-sound-event-detection"
     license = "labels: Apache-2.0 (APACHE_LICENSE.txt); audio: YouTube, the uploaders' terms"
-    task = "strong events"
+    task = Task.STRONG_EVENTS
     label_kind = LabelKind.WEAK
     labels = ("Train horn", "Air horn, truck horn", "Car alarm", "Reversing beeps", "Bicycle", "Skateboard",
               "Ambulance (siren)", "Fire engine, fire truck (siren)", "Civil defense siren", "Police car (siren)",
@@ -141,7 +136,7 @@ class Dcase2017Task4(CorpusDataset):
         index = self.audio_index()
         weak_train = self.read_labels(WEAK_TRAIN)
         train_audio = self.present(sorted(weak_train), index, WEAK_TRAIN)
-        kept, held = hold_out(list(train_audio), key=self.name)
+        kept, held = hold_out_seeded(list(train_audio), key=self.name)
 
         def tagged(clip: str, path: Path, events: list[Event], rows: list[Event]):
             tags = sorted({e.label for e in rows} | {e.label for e in events}, key=self.labels.index)

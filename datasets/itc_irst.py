@@ -7,19 +7,11 @@ audio/<session>/ one folder per recording session).
 
 from __future__ import annotations
 
-from sedbench.core.data import LabelKind, Paper
+from sedbench.core.data import LabelKind, Task
 from sedbench.core.registry import register_dataset
+from sedbench.papers.citations import ZIEGER2005
 
 from ._manual import ManualLayoutDataset, manual_text
-
-ZIEGER2005 = Paper(
-    key="zieger2005",
-    citation=(
-        "C. Zieger, M. Omologo, \"Acoustic event detection - ITC-irst AED database\", ITC-irst technical report, "
-        "2005 (CHIL isolated meeting-room events, used in the CLEAR 2006/2007 AED evaluations)"
-    ),
-    url="https://shine.fbk.eu/taxonomy/term/41",
-)
 
 
 @register_dataset("itc-irst")
@@ -28,7 +20,7 @@ class ItcIrst(ManualLayoutDataset):
     description = "ITC-irst AED database: isolated meeting-room events (labels.txt), 1 fold; placed by hand"
     paper = ZIEGER2005
     license = "distributed by FBK (formerly ITC-irst) on request; not redistributable"
-    task = "strong events"
+    task = Task.STRONG_EVENTS
     label_kind = LabelKind.STRONG
     folds = ("1",)
     sample_rate = None

@@ -23,23 +23,15 @@ import numpy as np
 import soundfile as sf
 
 from sedbench import __version__
-from sedbench.core.data import AudioClip, LabelKind, Paper, Split
-from sedbench.core.dataset import (GENERATED_MARKER, GeneratedDataset, generator_id, read_annotation_file, read_list_file,
-                              write_annotation_file)
+from sedbench.core.data import AudioClip, LabelKind, Split
+from sedbench.core.dataset import GENERATED_MARKER, HASH_MEMO, GeneratedDataset, generator_id
 from sedbench.core.errors import DataError
 from sedbench.core.registry import register_dataset
+from sedbench.datatools.annotations import read_annotation_file, read_list_file, write_annotation_file
 from sedbench.datatools.synthesis import SOUND_CLASSES, MixingRecipe, mix, render_instance
+from sedbench.papers.citations import CAKIR2017
 
 GENERATOR_VERSION = 1  # bump when the generated audio changes, so caches regenerate
-
-CAKIR2017 = Paper(
-    key="cakir2017",
-    citation=(
-        "E. Cakir, G. Parascandolo, T. Heittola, H. Huttunen, T. Virtanen, \"Convolutional Recurrent Neural "
-        "Networks for Polyphonic Sound Event Detection\", IEEE/ACM TASLP 25(6), 2017 (TUT-SED Synthetic 2016 recipe)"
-    ),
-    url="https://arxiv.org/abs/1702.06286",
-)
 
 PARTITIONS = ("train", "validate", "test")
 
@@ -80,6 +72,42 @@ class _SynthBase(GeneratedDataset):
         parts = read_partitions(self, fold)
         return Split(fold=fold, train=parts["train"], valid=parts["validate"], test=parts["test"])
 
+    def annotation_files(self, clip: AudioClip) -> list[Path]:
+        return [annotation_path(self.root, clip.clip_id)]
+
+    def blinded_copy(self, into: Path, fold: str, seed: int) -> "_SynthBase":
+        """The dataset as stored, copied under ``into`` with noise for the fold's test audio, empty test annotations
+        and no test placements in the recipe. The copy keeps the generator's marker, so it is used as it is, never
+        regenerated; its training and validation files are byte-identical to the original's."""
+        target = Path(into) / self.name
+        shutil.copytree(self.root, target, ignore=shutil.ignore_patterns(HASH_MEMO))
+        blinded = type(self)(Path(into))
+        if not blinded.is_present():
+            raise DataError(f"the copy of {self.name} in {target} is not recognized as complete, so it would be "
+                            "regenerated; the behavioural probe needs the copy as it is")
+        rng = np.random.default_rng(seed)
+        test = self.split(fold).test
+        test_ids = {clip.clip_id for clip in test}
+        for clip in test:
+            info = sf.info(str(clip.path))
+            shape = (info.frames,) if info.channels == 1 else (info.frames, info.channels)
+            sf.write(target / clip.clip_id, rng.uniform(-0.5, 0.5, shape), info.samplerate, subtype=info.subtype)
+            annotation_path(target, clip.clip_id).write_text("")
+        recipe_path = target / "recipe.json"  # the recipe also places every test event: blank those too
+        recipe = json.loads(recipe_path.read_text())
+        for relative, mixture in recipe.get("mixtures", {}).items():
+            if relative in test_ids:
+                mixture["placements"] = []
+        recipe_path.write_text(json.dumps(recipe, indent=1))
+        copied = blinded.split(fold)
+        if [c.clip_id for c in copied.test] != [c.clip_id for c in test] or any(c.events for c in copied.test):
+            raise DataError(f"the blinded copy of {self.name} in {target} still has test annotations")
+        return blinded
+
+
+def annotation_path(root: Path, clip_id: str) -> Path:
+    return root / "annotations" / f"{Path(clip_id).stem}.txt"
+
 
 def read_partitions(dataset: GeneratedDataset, fold: str) -> dict[str, list[AudioClip]]:
     """partition -> clips with their events, from the evaluation_setup lists and annotations of a generated set."""
@@ -90,7 +118,7 @@ def read_partitions(dataset: GeneratedDataset, fold: str) -> dict[str, list[Audi
     for partition in PARTITIONS:
         clips = []
         for relative in read_list_file(dataset.root / "evaluation_setup" / f"{partition}.txt"):
-            annotation = dataset.root / "annotations" / (Path(relative).stem + ".txt")
+            annotation = annotation_path(dataset.root, relative)
             events = [event for _, event in read_annotation_file(annotation)]
             dataset.check_labels(events, str(annotation))
             clips.append(dataset.clip(relative, events))
@@ -111,6 +139,7 @@ class Synth(_SynthBase):
 class SynthMini(_SynthBase):
     name = "synth-mini"
     description = "6-class miniature of synth for tests (20 x 10 s), generated in seconds"
+    validation_fixture = True
     spec = SynthSpec(
         labels=("alarms", "baby crying", "dog barking", "gun shot", "motorcycle", "rain"),
         instances_per_class=5,

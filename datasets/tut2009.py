@@ -9,20 +9,11 @@ restaurant, shop, street, stadium).
 
 from __future__ import annotations
 
-from sedbench.core.data import LabelKind, Paper
+from sedbench.core.data import LabelKind, Task
 from sedbench.core.registry import register_dataset
+from sedbench.papers.citations import MESAROS2010
 
 from ._manual import ManualLayoutDataset, manual_text
-
-MESAROS2010 = Paper(
-    key="mesaros2010",
-    citation=(
-        "A. Mesaros, T. Heittola, A. Eronen, T. Virtanen, \"Acoustic Event Detection in Real Life Recordings\", "
-        "EUSIPCO 2010; also T. Heittola, A. Mesaros, A. Eronen, T. Virtanen, \"Context-dependent sound event "
-        "detection\", EURASIP JASMP 2013:1 (TUT-SED 2009: 103 recordings, 10 contexts, 61 classes)"
-    ),
-    url="https://doi.org/10.1186/1687-4722-2013-1",
-)
 
 
 @register_dataset("tut2009")
@@ -31,7 +22,7 @@ class Tut2009(ManualLayoutDataset):
     description = "TUT-SED 2009: 10 real-life contexts, 61 classes (labels.txt), 5 folds; placed by hand"
     paper = MESAROS2010
     license = "proprietary (Tampere University); not redistributable"
-    task = "strong events"
+    task = Task.STRONG_EVENTS
     label_kind = LabelKind.STRONG
     folds = ("1", "2", "3", "4", "5")
     sample_rate = None  # whatever the placed copy has; the original recordings are 44.1 kHz binaural

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.core.data import LabelKind, Split
+from sedbench.core.data import LabelKind, Split, Task
 from sedbench.core.dataset import RemoteFile
 from sedbench.core.errors import DataError
 from sedbench.core.registry import register_dataset
+from sedbench.datatools.splits import hold_out_seeded
+from sedbench.papers.citations import MESAROS2016
 
-from ._layout import MESAROS2016, TUT_LICENSE, CorpusDataset, hold_out
+from ._layout import TUT_LICENSE, CorpusDataset
 
 SCENES = ("home", "residential_area")
 SCENE_LABELS = {
@@ -48,7 +50,7 @@ EVALUATION_URL = "https://zenodo.org/record/996424/files/"
 class _Tut2016Base(CorpusDataset):
     paper = MESAROS2016
     license = TUT_LICENSE
-    task = "strong events"
+    task = Task.STRONG_EVENTS
     label_kind = LabelKind.STRONG
     labels = LABELS
     sample_rate = 44100
@@ -97,7 +99,7 @@ class Tut2016(_Tut2016Base):
     def load_split(self, fold: str) -> Split:
         train, valid, test = [], [], []
         for scene, recordings in self.training_recordings(fold).items():
-            kept, held = hold_out(recordings, key=f"{self.name}/fold{fold}/{scene}")
+            kept, held = hold_out_seeded(recordings, key=f"{self.name}/fold{fold}/{scene}")
             train += self.clips(kept, self.base)
             valid += self.clips(held, self.base)
             test += self.clips(self.listed_audio(self.fold_list(scene, fold, "test")), self.base)
@@ -143,7 +145,7 @@ class Tut2016Eval(_Tut2016Base):
         development = self.development
         train, valid, test = [], [], []
         for scene, recordings in development.all_recordings().items():
-            kept, held = hold_out(recordings, key=f"{self.name}/{scene}")
+            kept, held = hold_out_seeded(recordings, key=f"{self.name}/{scene}")
             train += self.development_clips(development, kept)
             valid += self.development_clips(development, held)
             test += self.clips(self.listed_audio(self.test_list(scene)), self.base)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.core.data import LabelKind, Split
+from sedbench.core.data import LabelKind, Split, Task
 from sedbench.core.dataset import RemoteFile
 from sedbench.core.registry import register_dataset
+from sedbench.datatools.splits import hold_out_seeded
+from sedbench.papers.citations import MESAROS2017
 
-from ._layout import MESAROS2017, TUT_LICENSE, CorpusDataset, hold_out
+from ._layout import TUT_LICENSE, CorpusDataset
 
 SCENE = "street"
 SOURCE_URL = "https://zenodo.org/record/814831/files/"
@@ -32,7 +34,7 @@ class Tut2017(CorpusDataset):
     description = "TUT Sound Events 2017 development: street, 6 labels, 4 folds"
     paper = MESAROS2017
     license = TUT_LICENSE
-    task = "strong events"
+    task = Task.STRONG_EVENTS
     label_kind = LabelKind.STRONG
     labels = ("brakes squeaking", "car", "children", "large vehicle", "people speaking", "people walking")
     folds = ("1", "2", "3", "4")
@@ -62,6 +64,6 @@ class Tut2017(CorpusDataset):
                 for path in recordings]
 
     def load_split(self, fold: str) -> Split:
-        kept, held = hold_out(self.listed_audio(self.fold_list(fold, "train")), key=f"{self.name}/fold{fold}")
+        kept, held = hold_out_seeded(self.listed_audio(self.fold_list(fold, "train")), key=f"{self.name}/fold{fold}")
         test = self.listed_audio(self.fold_list(fold, "test"))
         return Split(fold=fold, train=self.clips(kept), valid=self.clips(held), test=self.clips(test))

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.core.data import AudioClip, Event, LabelKind, Split
+from sedbench.core.data import AudioClip, Event, LabelKind, Split, Task
 from sedbench.core.dataset import RemoteFile
-from sedbench.datatools.mixing import read_mixture_list
 from sedbench.core.registry import register_dataset
+from sedbench.datatools.mixing import read_mixture_list
+from sedbench.datatools.splits import hold_out_seeded
+from sedbench.papers.citations import MESAROS2017
 
-from ._layout import MESAROS2017, CorpusDataset, hold_out
+from ._layout import CorpusDataset
 
 CLASSES = ("babycry", "glassbreak", "gunshot")
 DEFAULT_PARAMETER_HASH = "20b255387a2d0cddc0a3dff5014875e7"
@@ -60,7 +62,7 @@ class TutRare2017(CorpusDataset):
     paper = MESAROS2017
     license = ("backgrounds and mixtures: TUT EULA (non-commercial research); source events: per-file freesound "
                "licences (CC BY, CC BY-NC, CC0, Sampling Plus), see the .yaml next to each event file")
-    task = "rare events"
+    task = Task.RARE_EVENTS
     label_kind = LabelKind.STRONG
     labels = CLASSES
     folds = ("1",)
@@ -107,7 +109,7 @@ class TutRare2017(CorpusDataset):
         train, valid, test = [], [], []
         for label in CLASSES:
             pool = dict(self.read_mixture_list("devtrain", label))
-            kept, held = hold_out(list(pool), key=f"{self.name}/{label}")
+            kept, held = hold_out_seeded(list(pool), key=f"{self.name}/{label}")
             train += [self.mixture_clip(path, pool[path], label) for path in kept]
             valid += [self.mixture_clip(path, pool[path], label) for path in held]
             test += [self.mixture_clip(path, events, label)

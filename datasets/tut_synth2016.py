@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sedbench.core.data import LabelKind, Split
+from sedbench.core.data import LabelKind, Split, Task
 from sedbench.core.dataset import RemoteFile
 from sedbench.core.errors import DataError
 from sedbench.core.registry import register_dataset
+from sedbench.papers.citations import CAKIR2017
 
-from ._layout import CAKIR2017, CorpusDataset
+from ._layout import CorpusDataset
 
 SOURCE_URL = "http://www.cs.tut.fi/sgn/arg/taslp2017-crnn-sed/datasets/TUT-SED-synthetic-2016/"
 COMPANION_PAGE = "http://www.cs.tut.fi/sgn/arg/taslp2017-crnn-sed/tut-sed-synthetic-2016"
@@ -45,8 +46,9 @@ class TutSynth2016(CorpusDataset):
     name = "tut-synth2016"
     description = "TUT-SED Synthetic 2016: 100 synthetic mixtures, 16 labels, published train/validate/test lists"
     paper = CAKIR2017
+    homepage = "http://www.cs.tut.fi/sgn/arg/taslp2017-crnn-sed/tut-sed-synthetic-2016"
     license = "research use; isolated samples licensed from Sound Ideas (see the companion page)"
-    task = "strong events"
+    task = Task.STRONG_EVENTS
     label_kind = LabelKind.STRONG
     labels = ("alarms_and_sirens", "baby_crying", "bird_singing", "bus", "cat_meowing", "crowd_applause",
               "crowd_cheering", "dog_barking", "footsteps", "glass_smash", "gun_shot", "horsewalk", "mixer",

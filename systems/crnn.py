@@ -20,21 +20,13 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from sedbench.core.data import LabelKind, Paper
+from sedbench.core.config import Range, SearchSpace
+from sedbench.core.data import LabelKind
 from sedbench.core.errors import ConfigError
 from sedbench.core.registry import register_system
-from sedbench.pipeline.search import Grid
-from sedbench.core.system import Range, System
+from sedbench.core.system import System
+from sedbench.papers.citations import CAKIR2017
 from sedbench.training.frames import FrameTorchSystem, FrameTrainingConfig
-
-CAKIR2017 = Paper(
-    key="cakir2017",
-    citation=(
-        "E. Cakir, G. Parascandolo, T. Heittola, H. Huttunen, T. Virtanen, \"Convolutional Recurrent Neural "
-        "Networks for Polyphonic Sound Event Detection\", IEEE/ACM TASLP 25(6):1291-1303, 2017"
-    ),
-    url="https://arxiv.org/abs/1702.06286",
-)
 
 
 @dataclass(frozen=True)
@@ -160,9 +152,9 @@ class CRNN(FrameTorchSystem, System):
     }
 
     # Sec. III-D: maps = units in {96, 256}, 1-3 GRU layers, eight pooling arrangements; then filter-shape and
-    # sequence-length studies around the best. The quick grid keeps the structure at CPU sizes.
-    search_grids = {
-        "paper": Grid(
+    # sequence-length studies around the best. The quick space keeps the structure at CPU sizes.
+    search_spaces = {
+        "paper": SearchSpace(
             axes=(
                 {"conv_maps": [96, 256], "rnn_units": [96, 256]},
                 {"rnn_layers": [1, 2, 3]},
@@ -173,13 +165,14 @@ class CRNN(FrameTorchSystem, System):
                 {"sequence_frames": [8, 32, 128, 256, 512, 1024, 2048]},
             ),
         ),
-        "quick": Grid(
+        "quick": SearchSpace(
             axes=(
                 {"conv_maps": [16, 32], "rnn_units": [16, 32]},
                 {"rnn_layers": [1, 2]},
                 {"pool_sizes": [(5, 4, 2), (2, 2, 2), (8, 5)]},
             ),
             fixed={"max_epochs": 10, "patience": 4},
+            profile="quick",
         ),
     }
 

@@ -54,22 +54,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.core.data import Detections, FeatureClip, LabelKind, Paper
+from sedbench.core.data import FeatureClip, LabelKind
 from sedbench.core.errors import ConfigError
+from sedbench.core.outputs import Detections
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
 from sedbench.core.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
-from sedbench.training.frames import restore_training, training_state
+from sedbench.papers.citations import WANG2017
+from sedbench.systems.soundnet_weights import SOUNDNET_WEIGHTS
+from sedbench.training.common import restore_training, training_state
+from sedbench.training.early_stopping import EarlyStopping
 
-WANG2017 = Paper(
-    key="wang2017",
-    citation=(
-        "Y. Wang, F. Metze, \"A Transfer Learning Based Feature Extractor for Polyphonic Sound Event Detection "
-        "Using Connectionist Temporal Classification\", Proc. Interspeech 2017, pp. 3097-3101"
-    ),
-    url="https://www.isca-speech.org/archive/interspeech_2017/wang17i_interspeech.html",
-)
-
+SOUNDNET_DIMS = 256  # conv5 and pool5 maps
 SOUNDNET_HOP = 2048  # samples at 22,050 Hz between SoundNet conv5 frames (10.77 Hz)
 FEATURE_KINDS = ("soundnet", "logmel")
 CELL_ACTIVATIONS = ("relu", "tanh")
@@ -91,6 +87,14 @@ class CTCConfig:
     epochs: int = 200
     batch_size: int = 5
     sequence_frames: int = 500
+
+    def check(self) -> None:
+        if self.features not in FEATURE_KINDS:
+            raise ConfigError(f"setting 'features' must be one of {', '.join(FEATURE_KINDS)}, got {self.features!r}")
+        if self.cell_activation not in CELL_ACTIVATIONS:
+            raise ConfigError(
+                f"setting 'cell_activation' must be one of {', '.join(CELL_ACTIVATIONS)}, got {self.cell_activation!r}"
+            )
 
 
 class ReluLSTMDirection(nn.Module):
@@ -212,20 +216,16 @@ class CTCRNN(System):
     paper = WANG2017
     label_kind = LabelKind.STRONG  # training uses only the order of boundaries; test scoring needs their times
     Config = CTCConfig
+    weights = (SOUNDNET_WEIGHTS,)  # read only with features=soundnet and soundnet_weights=pretrained
 
     def __init__(self, config: CTCConfig, context):
         super().__init__(config, context)
-        if config.features not in FEATURE_KINDS:
-            raise ConfigError(f"setting 'features' must be one of {', '.join(FEATURE_KINDS)}, got {config.features!r}")
-        if config.cell_activation not in CELL_ACTIVATIONS:
-            raise ConfigError(
-                f"setting 'cell_activation' must be one of {', '.join(CELL_ACTIVATIONS)}, got {config.cell_activation!r}"
-            )
         self.model: CTCRNNModel | None = None
         self.vocabulary = token_vocabulary(context.labels)
 
-    def features(self):
-        c = self.config
+    @classmethod
+    def features(cls, config):
+        c = config
         if c.features == "soundnet":
             from sedbench.systems.soundnet import SoundNetSpec
 
@@ -240,8 +240,10 @@ class CTCRNN(System):
             self.model = CTCRNNModel(input_size, len(self.context.labels), self.config).to(self.context.device)
         return self.model
 
-    def parameter_count(self) -> int | None:
-        return None if self.model is None else sum(p.numel() for p in self.model.parameters())
+    @classmethod
+    def parameter_count(cls, config: CTCConfig, labels) -> int:
+        input_size = SOUNDNET_DIMS if config.features == "soundnet" else config.n_mels
+        return sum(p.numel() for p in CTCRNNModel(input_size, len(labels), config).parameters())
 
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         c = self.config
@@ -255,14 +257,16 @@ class CTCRNN(System):
         generator = torch.Generator().manual_seed(self.context.seed)
         history = {"epoch": [], "train_loss": [], "train_TER": [], "valid_TER": [], "learning_rate": [],
                    "skipped_steps": [], "seconds": [], "unalignable_sequences": unalignable}
-        best_valid, since_best = math.inf, 0
+        best_ter = EarlyStopping(mode="min", patience=None, keep_weights=False)  # no early stop: it drives the decay
+        since_best = 0  # epochs without a new minimum since it or the last decay
         done = 0
         resumable = {"model": model, "optimizer": optimizer, "generator": generator}  # optimizer: with the decayed rate
         resumed = self.context.checkpoints.load()
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
             restore_training(resumed, resumable)
             history, done = resumed["history"], resumed["epoch"]
-            best_valid, since_best = resumed["best_valid_TER"], resumed["epochs_since_best"]
+            best_ter.restore(resumed)
+            since_best = resumed["epochs_since_best"]
             log(f"resumed from the checkpoint after epoch {done}")
         for epoch in range(done + 1, c.epochs + 1):
             started = time.perf_counter()
@@ -293,8 +297,8 @@ class CTCRNN(System):
             history["learning_rate"].append(optimizer.param_groups[0]["lr"])
             history["skipped_steps"].append(skipped)
             history["seconds"].append(time.perf_counter() - started)
-            if valid_ter < best_valid:
-                best_valid, since_best = valid_ter, 0
+            if best_ter.update(epoch - 1, valid_ter):  # epochs count from 1 here, from 0 there
+                since_best = 0
             else:
                 since_best += 1
                 if since_best >= c.decay_patience:  # "no update in 5 epochs": decay, then wait another 5
@@ -307,9 +311,9 @@ class CTCRNN(System):
             if self.context.monitor is not None:
                 self.context.monitor(epoch, self.predict)
             if epoch < c.epochs:  # the last epoch ends the fit: its record follows
-                self.context.checkpoints.save(training_state(epoch, resumable, history=history,
-                                                             best_valid_TER=best_valid, epochs_since_best=since_best))
-        history["best_valid_TER"] = best_valid
+                self.context.checkpoints.save(training_state(epoch, resumable, history=history, **best_ter.state(),
+                                                             epochs_since_best=since_best))
+        history["best_valid_TER"] = best_ter.best
         return history
 
     def _ter(self, clips: list[FeatureClip]) -> float:

@@ -15,20 +15,13 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from sedbench.core.data import LabelKind, Paper
+from sedbench.core.config import Range
+from sedbench.core.data import LabelKind
 from sedbench.core.errors import ConfigError
 from sedbench.core.registry import register_system
-from sedbench.core.system import Range, System
+from sedbench.core.system import System
+from sedbench.papers.citations import CAKIR2015
 from sedbench.training.frames import FrameTorchSystem, FrameTrainingConfig
-
-CAKIR2015 = Paper(
-    key="cakir2015",
-    citation=(
-        "E. Cakir, T. Heittola, H. Huttunen, T. Virtanen, \"Polyphonic Sound Event Detection Using Multi Label Deep "
-        "Neural Networks\", IJCNN 2015 (baseline of Cakir et al. 2017, Sec. III-C)"
-    ),
-    url="https://doi.org/10.1109/IJCNN.2015.7280624",
-)
 
 
 @dataclass(frozen=True)

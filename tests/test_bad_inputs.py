@@ -25,16 +25,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
-from sedbench import cli
-from sedbench.core import registry
-from sedbench.core.data import AudioClip
-from sedbench.core.features import FeatureCache
-from sedbench.core.system import RunContext, build_config
 import test_fetch
 from test_audio_formats import _wav_bytes
 from test_fetch import Corpus, assert_nothing_installed, serve, special, tar_bytes, zip_bytes
 from test_leaderboard import _events, _record
+
+from sedbench import cli
+from sedbench.core import registry
+from sedbench.core.config import build_config
+from sedbench.core.data import AudioClip
+from sedbench.core.features import FeatureCache
 
 RATE = 8000
 QUICK = ("--set", "max_epochs=1", "--quiet")  # a case that reached training would stay short
@@ -490,7 +490,7 @@ def nan_samples_in_a_float_wav(root):
 def cached_feature_file(root: Path, wav: Path) -> Path:
     """Where the quick CRNN's log-mel features of ``wav`` are cached (the sedbench fixture's cache folder)."""
     crnn = registry.systems.get("crnn")
-    spec = crnn(build_config(crnn, "quick"), RunContext(labels=("dog",), seed=0, device="cpu")).features()
+    spec = crnn.features(build_config(crnn, "quick"))
     clip = AudioClip(clip_id=wav.relative_to(root).as_posix(), path=wav, events=[], duration=1.0)
     path = FeatureCache(root.parent / "cache").path_for(clip, spec)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -592,8 +592,9 @@ def test_a_full_disk_while_the_record_is_written(fake_system, folder, runs, tmp_
 
 def _checkpoint_of_the_job(folder: Path, runs: Path, tmp_path: Path) -> Path:
     """Where `sedbench run --system crnn --dataset FOLDER --set max_epochs=1` keeps its checkpoint."""
-    from sedbench.pipeline.grid import JobStore, plan
-    from sedbench.pipeline.runner import JobSpec, Locations
+    from sedbench.pipeline.grid import plan
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.jobstore import JobStore
 
     where = Locations(data_dir=tmp_path.resolve() / "data", cache_dir=tmp_path.resolve() / "cache", runs_dir=runs)
     (job,) = plan([JobSpec("crnn", str(folder), overrides={"max_epochs": "1"})], where)

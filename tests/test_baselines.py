@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
+
 from sedbench.core import registry
+from sedbench.core.config import build_config
 from sedbench.core.data import FeatureClip
-from sedbench.core.system import RunContext, build_config
+from sedbench.core.system import RunContext
 
 # Table I of Cakir et al. 2017 (K = 16 classes): system -> dataset column -> published parameter count.
 TABLE_ONE = {
@@ -21,22 +22,22 @@ TABLE_ONE = {
 def test_paper_profiles_match_table_one_within_five_percent(system):
     cls = registry.systems.get(system)
     for dataset, published in TABLE_ONE[system].items():
-        count = cls.count_parameters(build_config(cls, "paper", dataset=dataset), 16)
+        count = cls.parameter_count(build_config(cls, "paper", dataset=dataset), tuple(map(str, range(16))))
         assert abs(count - published) / published < 0.05, (system, dataset, count, published)
 
 
 def test_chime_cnn_column_is_the_one_known_mismatch():
     # Table I says 3.6 M for the CHiME-Home CNN; its listed layers (3 conv (5,4,2), 1 FNN, 256) give 3.36 M.
     cnn = registry.systems.get("cnn")
-    count = cnn.count_parameters(build_config(cnn, "paper", dataset="chime-home"), 16)
+    count = cnn.parameter_count(build_config(cnn, "paper", dataset="chime-home"), tuple(map(str, range(16))))
     assert 3.3e6 < count < 3.4e6
 
 
 def test_fnn_and_gmm_sizes_match_the_paper():
     fnn, gmm = registry.systems.get("fnn"), registry.systems.get("gmm")
-    assert abs(fnn.count_parameters(build_config(fnn, "paper"), 16) - 1.6e6) / 1.6e6 < 0.05  # "around 1.6 million"
+    assert abs(fnn.parameter_count(build_config(fnn, "paper"), tuple(map(str, range(16)))) - 1.6e6) / 1.6e6 < 0.05  # "around 1.6 million"
     for k in (1, 16, 61):
-        assert gmm.count_parameters(build_config(gmm, "paper"), k) == 3808 * k  # "3808 * K"
+        assert gmm.parameter_count(build_config(gmm, "paper"), tuple(map(str, range(k)))) == 3808 * k  # "3808 * K"
 
 
 def test_dataset_columns_are_selected_with_the_dataset():
@@ -125,8 +126,8 @@ def test_mfcc_features_have_59_dimensions(tmp_path):
     audio = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     features = MfccSpec().extract(audio)
     assert features.shape == (100, 59) and np.isfinite(features).all()
-    assert MfccSpec().key() != registry.systems.get("crnn")(build_config(registry.systems.get("crnn"), "quick"),
-                                                              RunContext(("a",), 0, "cpu")).features().key()
+    crnn = registry.systems.get("crnn")
+    assert MfccSpec().key() != crnn.features(build_config(crnn, "quick")).key()
 
 
 def test_list_params_prints_every_profile():
@@ -149,8 +150,8 @@ def test_each_baseline_runs_end_to_end_on_synth_mini(system, workspace, synth_mi
     record = json.loads(path.read_text())
     cls = registry.systems.get(system)
     assert record["system"]["name"] == system
-    assert record["system"]["parameters"] == cls.count_parameters(build_config(cls, "quick", dict(
-        item.split("=") for item in extra[1:])), len(synth_mini.labels))
+    assert record["system"]["parameters"] == cls.parameter_count(build_config(cls, "quick", dict(
+        item.split("=") for item in extra[1:])), synth_mini.labels)
     assert 0 <= record["headline"]["F1_frm"] <= 100 and record["headline"]["ER_frm"] >= 0
     if system == "gmm":
         assert record["features"]["n_mfcc"] == 20  # MFCC features, not log mel
@@ -175,11 +176,14 @@ def test_pitch_shift_moves_a_tone_up_by_quartertones(tmp_path):
 
 
 def test_pitch_shift_study_is_recorded(workspace, synth_mini, tmp_path):
-    from sedbench.pipeline.runner import JobSpec, Locations, run_job
+    from sedbench.papers.pitch_shift import PitchShiftStudy
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.runner import run_job
 
     where = Locations(workspace["data"], workspace["cache"], tmp_path)
-    record, _ = run_job(JobSpec(system="gmm", dataset="synth-mini", device="cpu", pitch_shifts=(-2.0, 2.0)), where,
-                        log=lambda _: None)
+    record, _ = run_job(JobSpec(system="gmm", dataset="synth-mini", device="cpu",
+                                studies=(PitchShiftStudy((-2.0, 2.0)),)), where, log=lambda _: None)
+    record = record.to_json()
     study = record["robustness"]["pitch_shift"]
     assert set(study["shifts"]) == {"-2", "+2"}
     for entry in study["shifts"].values():
@@ -189,27 +193,28 @@ def test_pitch_shift_study_is_recorded(workspace, synth_mini, tmp_path):
 
 
 def test_grid_trials_tie_axes_and_take_the_product():
-    from sedbench.pipeline.search import Grid
+    from sedbench.core.config import SearchSpace
 
-    grid = Grid(axes=({"conv_maps": [96, 256], "rnn_units": [96, 256]}, {"rnn_layers": [1, 2, 3]}), fixed={"x": 1})
+    grid = SearchSpace(axes=({"conv_maps": [96, 256], "rnn_units": [96, 256]}, {"rnn_layers": [1, 2, 3]}), fixed={"x": 1})
     trials = grid.trials()
     assert len(trials) == 6
     assert {"conv_maps": 256, "rnn_units": 256, "rnn_layers": 3, "x": 1} in trials
     assert all(t["conv_maps"] == t["rnn_units"] for t in trials)
     crnn = registry.systems.get("crnn")
-    assert len(crnn.search_grids["paper"].trials()) == 2 * 3 * 8  # the paper's grid
+    assert len(crnn.search_spaces["paper"].trials()) == 2 * 3 * 8  # the paper's grid
 
 
 def test_search_picks_on_validation_and_records_every_trial(workspace, synth_mini, tmp_path, monkeypatch):
     import json
 
-    from sedbench.pipeline.runner import Locations
-    from sedbench.pipeline.search import Grid, run_search
+    from sedbench.core.config import SearchSpace
+    from sedbench.pipeline.jobs import Locations
+    from sedbench.pipeline.search import run_search
 
     crnn = registry.systems.get("crnn")
-    tiny = Grid(axes=({"rnn_units": [8, 16]},), studies=({"sequence_frames": [64]},),
+    tiny = SearchSpace(axes=({"rnn_units": [8, 16]},), studies=({"sequence_frames": [64]},),
                 fixed={"max_epochs": 2, "conv_maps": 8})
-    monkeypatch.setitem(crnn.search_grids, "tiny", tiny)
+    monkeypatch.setitem(crnn.search_spaces, "tiny", tiny)
     summary = run_search("crnn", "synth-mini", "tiny", 0, "cpu", Locations(workspace["data"], workspace["cache"], tmp_path),
                          log=lambda _: None)
     assert [t["stage"] for t in summary["trials"]] == ["grid", "grid", "study:sequence_frames"]

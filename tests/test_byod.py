@@ -6,13 +6,14 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import run_cli
-from sedbench.core import registry
-from sedbench.datatools.folder import FolderDataset, dataset_class, default_partitions, export_dcase_layout, hold_out
+
 from sedbench.core.data import Event
 from sedbench.core.errors import DataError, UnknownNameError
 from sedbench.core.features import FeatureCache, LogMelSpec
+from sedbench.datatools.export import export_dcase_layout
+from sedbench.datatools.folder import FolderDataset, dataset_class, resolve_dataset
+from sedbench.datatools.splits import default_partitions, hold_out_hashed
 
 RATE = 8000
 
@@ -54,7 +55,7 @@ def synth_copies(synth_mini, tmp_path_factory):
 @pytest.mark.parametrize("kind", ["copy", "export"])
 def test_a_folder_copy_of_synth_mini_has_the_same_splits_labels_and_features(synth_mini, synth_copies, kind,
                                                                               tmp_path):
-    folder_cls = registry.resolve_dataset(str(synth_copies[kind]))
+    folder_cls = resolve_dataset(str(synth_copies[kind]))
     assert issubclass(folder_cls, FolderDataset)
     assert folder_cls.name == f"folder:{synth_copies[kind].name}"
     assert folder_cls.labels == synth_mini.labels and folder_cls.folds == synth_mini.folds
@@ -154,7 +155,7 @@ def test_default_split_is_60_20_20_by_hash_and_stable(tmp_path):
 
 def test_hold_out_keeps_training_order():
     train = [f"f{i}.wav" for i in range(10)]
-    kept, held = hold_out(train)
+    kept, held = hold_out_hashed(train)
     assert len(held) == 2 and len(kept) == 8 and kept == [c for c in train if c not in held]
     assert held == [c for c in train if c in set(sorted(train, key=lambda c: hashlib.sha256(c.encode()).hexdigest())[:2])]
 
@@ -199,7 +200,7 @@ def test_manifest_with_folds_splits_scenes_and_empty_files(tmp_path):
                      "wav/d.wav,1,2,cat,train,2,street\n"
                      "wav/a.wav,0.1,0.4,dog,test,2,park\n"
                      "wav/b.wav,,,,valid,2,park\n")
-    cls = registry.resolve_dataset(str(manifest))
+    cls = resolve_dataset(str(manifest))
     assert cls.name == "manifest:mdata:list" and cls.folds == ("1", "2") and cls.labels == ("cat", "dog")
     one, two = cls().split("1"), cls().split("2")
     assert [c.clip_id for c in one.train] == ["wav/a.wav", "wav/b.wav"]
@@ -395,7 +396,7 @@ def test_manifest_header_and_split_conflicts(tmp_path):
 
 def test_unknown_name_mentions_paths():
     with pytest.raises(UnknownNameError) as info:
-        registry.resolve_dataset("no-such-dataset")
+        resolve_dataset("no-such-dataset")
     assert "unknown dataset 'no-such-dataset'" in str(info.value) and "folder or CSV manifest" in str(info.value)
 
 
@@ -429,5 +430,5 @@ def test_cli_event_past_the_end_fails_before_training(tmp_path):
 
 def test_a_missing_path_is_reported_as_a_path(tmp_path):
     with pytest.raises(UnknownNameError) as info:
-        registry.resolve_dataset(str(tmp_path / "nowhere" / "m.csv"))
+        resolve_dataset(str(tmp_path / "nowhere" / "m.csv"))
     assert str(info.value) == f"dataset folder or manifest {tmp_path / 'nowhere' / 'm.csv'} does not exist"

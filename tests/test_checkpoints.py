@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from sedbench.pipeline.checkpoints import CheckpointError, Checkpoints, read_checkpoint
+from sedbench.core.config import build_config
 from sedbench.core.data import FeatureClip
-from sedbench.core.system import RunContext, build_config
+from sedbench.core.system import RunContext
+from sedbench.pipeline.checkpoints import CheckpointError, Checkpoints, read_checkpoint
 
 
 class Killed(Exception):
@@ -44,7 +45,7 @@ def _clips(count: int, seed: int) -> list[FeatureClip]:
 
 def _crnn(checkpoints, seed=3):
     from sedbench.core import registry
-    from sedbench.training.frames import seed_everything
+    from sedbench.training.common import seed_everything
 
     cls = registry.systems.get("crnn")
     config = build_config(cls, "quick", {"max_epochs": "5", "patience": "50", "conv_maps": "8",

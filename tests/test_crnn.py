@@ -4,9 +4,10 @@ import numpy as np
 import torch
 
 from sedbench.core import registry
+from sedbench.core.config import build_config
 from sedbench.core.data import FeatureClip
-from sedbench.core.system import build_config
-from sedbench.training.frames import SequenceSampler, count_parameters, sequences_for_inference
+from sedbench.training.common import count_parameters
+from sedbench.training.frames import SequenceSampler, sequences_for_inference
 
 
 def _model(profile, classes=16, **overrides):
@@ -86,7 +87,8 @@ import pytest
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_training_precisions_give_finite_probabilities(precision):
-    from sedbench.training.frames import FrameModelTrainer, TrainingSettings, seed_everything
+    from sedbench.training.common import seed_everything
+    from sedbench.training.frames import FrameModelTrainer, TrainingSettings
 
     seed_everything(0)
     model, config = _model("quick", classes=4)
@@ -101,7 +103,8 @@ def test_training_precisions_give_finite_probabilities(precision):
 
 
 def test_training_is_deterministic_on_cpu_for_a_seed():
-    from sedbench.training.frames import FrameModelTrainer, TrainingSettings, seed_everything
+    from sedbench.training.common import seed_everything
+    from sedbench.training.frames import FrameModelTrainer, TrainingSettings
 
     outputs = []
     for _ in range(2):
@@ -117,7 +120,8 @@ def test_training_is_deterministic_on_cpu_for_a_seed():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (CI has none)")
 def test_cuda_training_path_matches_cpu_shapes():
-    from sedbench.training.frames import FrameModelTrainer, TrainingSettings, seed_everything
+    from sedbench.training.common import seed_everything
+    from sedbench.training.frames import FrameModelTrainer, TrainingSettings
 
     seed_everything(0)
     model, _ = _model("quick", classes=4)

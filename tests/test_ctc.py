@@ -6,17 +6,23 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
-from sedbench.scoring import metrics
-from sedbench.core.data import Detections, Event, FeatureClip
+
+from sedbench.core.config import build_config
+from sedbench.core.data import Event, FeatureClip
 from sedbench.core.errors import ConfigError, SystemOutputError
-from sedbench.pipeline.runner import check_output
-from sedbench.core.system import RunContext, build_config
-from sedbench.systems.ctc_rnn import (
-    CTCRNN, CTCConfig, CTCRNNModel, best_path, reverse_padded, training_sequences,
-)
+from sedbench.core.outputs import Detections, check_output
+from sedbench.core.system import RunContext
 from sedbench.core.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
+from sedbench.scoring import metrics
+from sedbench.systems.ctc_rnn import (
+    CTCRNN,
+    CTCConfig,
+    CTCRNNModel,
+    best_path,
+    reverse_padded,
+    training_sequences,
+)
 
 LABELS = ("bird", "car", "dog")
 ON, OFF = "onset", "offset"
@@ -152,16 +158,14 @@ def test_training_sequences_cut_long_clips_and_split_their_transcripts():
 
 
 def test_unknown_feature_kind_or_activation_is_one_clear_error():
-    context = RunContext(labels=LABELS, seed=0, device="cpu")
     with pytest.raises(ConfigError, match="setting 'features' must be one of soundnet, logmel, got 'mfcc'"):
-        CTCRNN(CTCConfig(features="mfcc"), context)
+        build_config(CTCRNN, "quick", {"features": "mfcc"})
     with pytest.raises(ConfigError, match="'cell_activation' must be one of relu, tanh"):
-        CTCRNN(CTCConfig(cell_activation="sigmoid"), context)
+        build_config(CTCRNN, "quick", {"cell_activation": "sigmoid"})
 
 
 def test_feature_choice_sets_the_frame_rate():
-    context = RunContext(labels=LABELS, seed=0, device="cpu")
-    logmel = CTCRNN(build_config(CTCRNN, "quick", {"features": "logmel"}), context).features()
+    logmel = CTCRNN.features(build_config(CTCRNN, "quick", {"features": "logmel"}))
     assert logmel.sample_rate == 22050 and logmel.hop_length == 2048 and logmel.n_mels == 40
     assert logmel.frame_hop == pytest.approx(1 / 10.7666, rel=1e-4)
 

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import run_cli
+
 from sedbench.core.audio import load_audio
-from sedbench.core.data import ClipTags, Detections, Event, FeatureClip, FrameActivity
-from sedbench.core.dataset import parse_annotation_line, read_annotation_file
+from sedbench.core.config import apply_overrides, build_config
+from sedbench.core.data import Event, FeatureClip
 from sedbench.core.errors import ConfigError, DataError, SystemOutputError
-from sedbench.pipeline.runner import check_output
-from sedbench.core.system import apply_overrides, build_config
+from sedbench.core.outputs import ClipTags, Detections, FrameActivity, check_output
+from sedbench.datatools.annotations import parse_annotation_line, read_annotation_file
 
 
 def test_unknown_system_and_dataset_on_the_command_line(tmp_path):

@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sedbench.core.data import Event
 from sedbench.scoring.metrics import MetricSettings, score
@@ -72,8 +73,9 @@ def test_optimal_matching_finds_more_than_greedy_where_it_should():
 
 @pytest.mark.parametrize("onset_only", [False, True])
 def test_onset_only_and_percentage_of_length(onset_only):
-    from sedbench.scoring.fast_metrics import FastEventBasedMetrics
     import sed_eval
+
+    from sedbench.scoring.fast_metrics import FastEventBasedMetrics
 
     ref = [Event(1.0, 5.0, "a").as_sed_eval("f"), Event(6.0, 6.1, "b").as_sed_eval("f")]
     est = [Event(1.1, 3.9, "a").as_sed_eval("f"), Event(6.05, 7.0, "b").as_sed_eval("f")]

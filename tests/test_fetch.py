@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import run_cli
 from typer.testing import CliRunner
 
-from conftest import run_cli
-from sedbench.datatools import fetch as fetch_module
-from sedbench.core import registry
 from sedbench.cli import app
+from sedbench.core import registry
 from sedbench.core.data import Paper, Split
-from sedbench.core.dataset import (COMPLETE_MARKER, FILE_INDEX, DownloadedDataset, RemoteFile, read_annotation_file)
+from sedbench.core.dataset import COMPLETE_MARKER, FILE_INDEX, DownloadedDataset, RemoteFile
 from sedbench.core.errors import DataError
+from sedbench.datatools import fetch as fetch_module
+from sedbench.datatools.annotations import read_annotation_file
 from sedbench.datatools.fetch import Mismatch, check_download, fetch, verify
 
 # --------------------------------------------------------------------------- fixture data

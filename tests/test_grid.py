@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 
 from sedbench.core import registry
-from sedbench.core.data import FrameActivity, Paper
+from sedbench.core.data import Paper
 from sedbench.core.features import LogMelSpec
-from sedbench.pipeline.grid import JobTimeout, read_grid_file, time_limit
+from sedbench.core.outputs import FrameActivity
 from sedbench.core.system import System
+from sedbench.pipeline.jobstore import JobTimeout, time_limit
+from sedbench.pipeline.settings import read_grid_file
 
 # crnn small enough for seconds per job on synth-mini, large enough that an epoch takes a moment
 CRNN = ["--set", "conv_maps=16", "--set", "rnn_units=16", "--set", "sequence_frames=128", "--set", "batch_size=8",
@@ -139,7 +141,9 @@ class FakeSystem(System):
     Config = FakeConfig
     profiles = {"quick": {}, "paper": {}}
 
-    def features(self):
+    @classmethod
+
+    def features(cls, config):
         return LogMelSpec()
 
     def fit(self, train, valid):
@@ -227,8 +231,9 @@ def test_force_recomputes_a_finished_job(fake_system, workspace, synth_mini, tmp
 
 
 def test_status_shows_pending_and_interrupted_jobs(fake_system, workspace, synth_mini, tmp_path, capsys, monkeypatch):
-    from sedbench.pipeline.grid import JobStore, plan
-    from sedbench.pipeline.runner import JobSpec, Locations
+    from sedbench.pipeline.grid import plan
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.jobstore import JobStore
 
     where = Locations(workspace["data"], workspace["cache"], tmp_path / "runs")
     jobs = plan([JobSpec("fake", "synth-mini", seed=s) for s in range(3)], where)

@@ -1,11 +1,17 @@
 """`sedbench report --paper wang2017` (Table 4 + Fig. 2) and `--paper phan2018` (Table 2) on hand-made records."""
 
 import pytest
-
 from conftest import run_cli
-from sedbench.pipeline.record import SCHEMA_VERSION, write_record
-from sedbench.publish.report import load_published, paper_has_rows, paper_table, summarize
-from sedbench.papers.layouts import class_event_values
+
+from sedbench.papers.published import load_published
+from sedbench.papers.tables import paper_has_rows, paper_table
+from sedbench.pipeline.record import SCHEMA_VERSION, RunRecord, write_record
+from sedbench.publish.summary import class_event_values, summarize
+
+
+def typed(records):
+    """Hand-made record dicts as the readers take them."""
+    return [RunRecord.from_json(record) for record in records]
 
 
 def _ctc_record(seed, config, train_ter, valid_ter, test_ter, dataset="synth", config_hash=None):
@@ -34,7 +40,7 @@ def test_wang2017_table_four_rows_measured_beside_published():
         _ctc_record(1, SOUNDNET, [50.0] * 51, curve, 82.0),
         _ctc_record(0, LOGMEL, [70.0] * 51, [99.0] * 51, 90.0),
     ]
-    text = paper_table(summarize(records), "wang2017")
+    text = paper_table(summarize(typed(records)), "wang2017")
     assert "## synth — a stand-in for the noiseme corpus" in text
     # final-epoch train / valid TER from the history, test TER from the harness; seeds give mean ± std
     assert ("| SoundNet | conv5 | 256 | quick | pretrained | 2 | 51 | 55.0 ± 7.1 (paper 2.3) | 80.0 ± 0.0 (paper 76.6) "
@@ -88,10 +94,10 @@ def _event_record(system, seed, class_wise, overall_f1, overall_er, fold="1"):
 
 
 def test_class_values_follow_sed_eval_average_leaving_undefined_f1_out():
-    values = class_event_values([_event_record("x", 0, {
+    values = class_event_values(typed([_event_record("x", 0, {
         "alarms": _class(4, 2, 0),  # F1 66.7, ER 0.5
         "bus": _class(2, 0, 0),  # never detected: F1 undefined (sed_eval: NaN), ER 1.0
-    }, 50.0, 0.8)])
+    }, 50.0, 0.8)]))
     assert values["F1_event/alarms"] == pytest.approx(200 / 3) and values["F1_event/bus"] is None
     assert values["F1_event/average"] == pytest.approx(200 / 3)  # NaN-ignoring, as sed_eval's class average
     assert values["ER_event/average"] == pytest.approx(0.75)
@@ -100,7 +106,7 @@ def test_class_values_follow_sed_eval_average_leaving_undefined_f1_out():
 def test_class_values_over_folds_come_from_summed_counts():
     records = [_event_record("x", 0, {"bus": _class(4, 2, 2)}, 0, 0, fold="1"),
                _event_record("x", 0, {"bus": _class(6, 6, 0)}, 0, 0, fold="2")]
-    values = class_event_values(records)
+    values = class_event_values(typed(records))
     assert values["F1_event/bus"] == pytest.approx(100 * 2 * 8 / (10 + 10))
     assert values["ER_event/bus"] == pytest.approx((2 + 2) / 10)
 
@@ -112,7 +118,7 @@ def test_phan2018_table_two_layout_with_paper_class_names():
         _event_record("multitask-crnn-baseline", 0, {"alarms": _class(10, 4, 4), "horse walk": _class(10, 2, 0)},
                       40.0, 1.1),
     ]
-    text = paper_table(summarize(records), "phan2018")
+    text = paper_table(summarize(typed(records)), "phan2018")
     assert "## synth, profile quick — a stand-in for TUT-SED Synthetic 2016" in text
     # alarms = the paper's "alarms & sirens"; F1 2*8/(10+10) = 80 and 2*6/(10+8) = 66.7; ER 0.4 / 0.6
     assert ("| alarms | 73.3 ± 9.4 (72.6) | 0.50 ± 0.14 (0.50) | 44.4 (78.7) | 1.00 (0.37) |") in text
@@ -144,7 +150,7 @@ def test_phan2018_one_table_per_shared_setting():
     longer = [dict(r, config={"epochs": 30}, config_hash=r["config_hash"] + "30") for r in records]
     for r in records:
         r["config"] = {"epochs": 10}
-    text = paper_table(summarize(records + longer), "phan2018")
+    text = paper_table(summarize(typed(records + longer)), "phan2018")
     assert "## synth, profile quick, epochs=10 — a stand-in" in text
     assert "## synth, profile quick, epochs=30 — a stand-in" in text
     assert text.count("| Overall | 65.0 (60.4) | 0.70 (1.07) | 40.0 (56.3) | 1.10 (1.26) |") == 2

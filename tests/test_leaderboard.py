@@ -7,9 +7,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from sedbench.publish.leaderboard import render, write_leaderboard
 from sedbench.pipeline.record import SCHEMA_VERSION, load_records, write_record
-from sedbench.publish.report import summarize, write_reports
+from sedbench.publish.leaderboard import render, write_leaderboard
+from sedbench.publish.report import write_reports
+from sedbench.publish.summary import summarize
 
 XSS = "<script>alert(1)</script>"
 LABELS = ["bird singing", "car", "dog barking"]

@@ -7,12 +7,15 @@ import pytest
 import soundfile as sf
 
 from sedbench.core import registry
-from sedbench.core.data import Detections, Event, LabelKind, Paper
+from sedbench.core.data import Event, LabelKind, Paper
 from sedbench.core.features import LogMelSpec
-from sedbench.scoring.metrics import MetricSettings, headline, legacy_f1, score
-from sedbench.publish.report import summarize
-from sedbench.pipeline.runner import JobSpec, Locations, run_job
+from sedbench.core.outputs import Detections
 from sedbench.core.system import System
+from sedbench.pipeline.jobs import JobSpec, Locations
+from sedbench.pipeline.record import SCHEMA_VERSION, RunRecord
+from sedbench.pipeline.runner import run_job
+from sedbench.publish.summary import summarize
+from sedbench.scoring.metrics import MetricSettings, headline, legacy_f1, score
 
 # Scene "home": one 3 s file.
 #   segment 0: R {dog}        E {dog}   -> F1 1
@@ -102,7 +105,7 @@ def test_report_pools_folds_by_adding_each_scenes_segment_sums():
     fold1 = _record("1", {"home": {"F1_sum": 1.0, "segments": 2, "skipped": 0}})
     fold2 = _record("2", {"home": {"F1_sum": 1.0, "segments": 1, "skipped": 3},
                           "street": {"F1_sum": 0.5, "segments": 2, "skipped": 0}})
-    (row,) = summarize([fold1, fold2])
+    (row,) = summarize([RunRecord.from_json({"schema_version": SCHEMA_VERSION, **record}) for record in (fold1, fold2)])
     assert row.values["F1_1s_legacy"] == [pytest.approx(100 * 11 / 24)]
 
 
@@ -120,7 +123,9 @@ class FixedDog(System):
     Config = NoConfig
     profiles = {"quick": {}, "paper": {}}
 
-    def features(self):
+    @classmethod
+
+    def features(cls, config):
         return LogMelSpec(n_mels=8)
 
     def fit(self, train, valid):
@@ -147,6 +152,7 @@ def test_a_dataset_with_scenes_gets_the_legacy_f1_in_its_record(tmp_path):
     registry.systems.add(FixedDog.name, FixedDog)
     record, path = run_job(JobSpec(system=FixedDog.name, dataset=str(root), device="cpu"),
                            Locations(tmp_path / "data", tmp_path / "cache", tmp_path / "runs"), log=lambda _: None)
+    record = record.to_json()
     # home/h3: segment 0 R {dog} E {dog} -> 1, segment 1 empty -> skipped: home 100
     # street/s3: segment 0 R {} E {dog} -> 0, segment 1 R {cat} E {} -> 0: street 0; mean 50
     assert record["headline"]["F1_1s_legacy"] == pytest.approx(50.0)

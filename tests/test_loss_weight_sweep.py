@@ -1,11 +1,14 @@
 """`sedbench report --paper adavanne2017` (the slides' loss-weight table) and `sedbench run --sweep`, without training."""
 
 import pytest
-
 from conftest import run_cli
-from sedbench.cli import parse_sweep
+
 from sedbench.core.errors import ConfigError
-from sedbench.publish.report import Row, compare_with_paper, load_published, paper_has_rows, paper_table, write_reports
+from sedbench.papers.published import load_published
+from sedbench.papers.tables import compare_with_paper, paper_has_rows, paper_table
+from sedbench.pipeline.settings import parse_sweep
+from sedbench.publish.report import write_reports
+from sedbench.publish.summary import Row
 
 METRICS = ("P_tag", "R_tag", "F1_tag", "ER_1s", "F1_1s")
 

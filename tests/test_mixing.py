@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
-
 from conftest import run_cli
-from sedbench.datatools import mixing
+
 from sedbench.core.audio import load_audio
-from sedbench.datatools.folder import dataset_class
 from sedbench.core.data import Event
 from sedbench.core.errors import ConfigError, DataError
+from sedbench.datatools import mixing
+from sedbench.datatools.folder import dataset_class
 
 RATE = 16000
 PARAMS = mixing.MixingParameters(mixtures_per_class=6, mixture_seconds=3.0, sample_rate=RATE, seed=3)
@@ -377,7 +377,8 @@ def test_cli_synthesize_end_to_end(sources, tmp_path):
 
 
 def test_a_system_runs_on_the_manifest_as_rare_events(sources, tmp_path):
-    from sedbench.pipeline.runner import JobSpec, Locations, run_job
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.runner import run_job
 
     out = tmp_path / "out"
     for subset, count in (("devtrain", 6), ("devtest", 2)):
@@ -386,4 +387,5 @@ def test_a_system_runs_on_the_manifest_as_rare_events(sources, tmp_path):
     where = Locations(tmp_path / "data", tmp_path / "cache", tmp_path / "runs")
     record, _ = run_job(JobSpec(system="gmm", dataset=str(manifest), device="cpu", overrides={"components": "2", "max_iter": "5"}),
                         where, log=lambda _: None)
+    record = record.to_json()
     assert {"ER_rare", "F1_rare"} <= set(record["headline"])

@@ -6,21 +6,36 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
+
 from sedbench.core import registry
-from sedbench.core.data import Detections, Event, FeatureClip
+from sedbench.core.config import build_config
+from sedbench.core.data import Event, FeatureClip
 from sedbench.core.errors import ConfigError
+from sedbench.core.outputs import Detections
+from sedbench.core.system import RunContext
 from sedbench.scoring.fast_metrics import FastEventBasedMetrics
 from sedbench.scoring.metrics import MetricSettings
 from sedbench.scoring.postprocess import activity_to_events
-from sedbench.core.system import RunContext, build_config
 from sedbench.systems.multitask_crnn import (
-    MultitaskCRNN, MultitaskCRNNBaseline, ScoringClip, SegmentStore, activity_losses, class_event_counts, class_f1,
-    confidence_scores, frame_targets, majority_filter, median_threshold_search, multitask_losses, normalize_scores,
-    value_grid, vote_threshold_search,
+    MultitaskCRNN,
+    MultitaskCRNNBaseline,
+    ScoringClip,
+    SegmentStore,
+    activity_losses,
+    class_event_counts,
+    class_f1,
+    confidence_scores,
+    frame_targets,
+    majority_filter,
+    median_threshold_search,
+    multitask_losses,
+    normalize_scores,
+    value_grid,
+    vote_threshold_search,
 )
 from sedbench.systems.rare_crnn import FrequencyMaxPool
+from sedbench.training.common import count_parameters
 
 HOP = 0.02
 SETTINGS = MetricSettings(frame_resolution=HOP)
@@ -48,7 +63,7 @@ def test_registered_with_the_paper_and_strong_labels():
 
 
 def test_features_follow_section_2_1():
-    spec = MultitaskCRNN(_config(profile="paper"), RunContext(("a",), 0, "cpu")).features()
+    spec = MultitaskCRNN.features(_config(profile="paper"))
     assert (spec.sample_rate, spec.n_mels, spec.fmin, spec.fmax) == (44100, 40, 50.0, None)  # [50, 22050] Hz
     assert (spec.win_length, spec.hop_length, spec.frame_hop) == (1764, 882, 0.02)  # 40 ms, 50 % overlap
 
@@ -62,10 +77,10 @@ def test_paper_profile_sizes_and_epochs():
     conv = (25 * F + F) + 2 * (25 * F * F + F) + 3 * 2 * F  # three 5x5 layers and their batch norms
     gru = 2 * 3 * (F * H + H * H + 2 * H)  # bidirectional
     body = conv + gru + (2 * H * 2 * H + 2 * H) + (F * 2 * H + 2 * H) + 2 * 2 * H  # W_z, W_x, its batch norm
-    assert MultitaskCRNN.count_parameters(config, C) == body + 4 * H * 3 * C + 3 * C == 4_519_472
-    assert MultitaskCRNNBaseline.count_parameters(config, C) == body + 4 * H * C + C
+    assert MultitaskCRNN.parameter_count(config, tuple(map(str, range(C)))) == body + 4 * H * 3 * C + 3 * C == 4_519_472
+    assert MultitaskCRNNBaseline.parameter_count(config, tuple(map(str, range(C)))) == body + 4 * H * C + C
     system = MultitaskCRNN(_config(conv_filters=4, rnn_units=3), RunContext(("a", "b"), 0, "cpu"))
-    assert system.parameter_count() == MultitaskCRNN.count_parameters(system.config, 2)
+    assert count_parameters(system._model()) == MultitaskCRNN.parameter_count(system.config, ("a", "b"))
 
 
 @pytest.mark.parametrize("setting, value, message", [
@@ -474,9 +489,9 @@ def test_tiny_runs_through_the_harness(workspace, synth_mini, tmp_path):
         assert len(paths) == 1
         record = json.loads(paths[0].read_text())
         assert record["system"]["paper"] == "phan2018" and record["features"]["fmin"] == 50.0
-        assert record["system"]["parameters"] == registry.systems.get(system).count_parameters(
+        assert record["system"]["parameters"] == registry.systems.get(system).parameter_count(
             build_config(registry.systems.get(system), "quick", {"conv_filters": "4", "rnn_units": "4",
-                                                                  "segment_frames": "64"}), len(labels))
+                                                                  "segment_frames": "64"}), labels)
         class_wise = record["metrics"]["event"]["class_wise"]
         assert sorted(class_wise) == sorted(labels) and all("F1" in v and "ER" in v for v in class_wise.values())
         thresholds = record["history"]["thresholds"]

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from sedbench.core import registry
-from sedbench.core.data import ClipTags, Detections, Event, FrameActivity, LabelKind, Paper
+from sedbench.core.data import Event, LabelKind, Paper
 from sedbench.core.errors import SystemOutputError
 from sedbench.core.features import LogMelSpec
-from sedbench.pipeline.runner import JobSpec, Locations, run_job
+from sedbench.core.outputs import ClipTags, Detections, FrameActivity
 from sedbench.core.system import System
+from sedbench.pipeline.inputs import FeatureMemo
+from sedbench.pipeline.jobs import JobSpec, Locations
+from sedbench.pipeline.runner import run_job
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,9 @@ class _Base(System):
     Config = NoConfig
     profiles = {"quick": {}, "paper": {}}
 
-    def features(self):
+    @classmethod
+
+    def features(cls, config):
         return LogMelSpec(n_mels=8)
 
     def fit(self, train, valid):
@@ -65,7 +70,7 @@ class FramesAndTags(_Base):
     def predict(self, clips):
         rate = self.rate.astype(np.float32)
         tags = rate if self.tag_shape is None else np.zeros(self.tag_shape, np.float32)
-        return [FrameActivity(np.tile(rate, (self.features().n_frames(c.duration), 1)), self.features().frame_hop,
+        return [FrameActivity(np.tile(rate, (self.features(self.config).n_frames(c.duration), 1)), self.features(self.config).frame_hop,
                               tags=tags) for c in clips]
 
 
@@ -80,9 +85,12 @@ def registered():
         registry.systems.add(cls.name, cls)
 
 
-def _run(name, workspace, tmp_path):
+def _run(name, workspace, tmp_path, memo=None):
+    """(the record as written, its path)"""
     where = Locations(workspace["data"], workspace["cache"], tmp_path)
-    return run_job(JobSpec(system=name, dataset="synth-mini", device="cpu"), where, log=lambda _: None)
+    record, path = run_job(JobSpec(system=name, dataset="synth-mini", device="cpu"), where, log=lambda _: None,
+                           memo=memo)
+    return record.to_json(), path
 
 
 def test_detections_are_scored_as_events(workspace, synth_mini, tmp_path):
@@ -110,14 +118,16 @@ def test_wrong_output_leaves_no_record(workspace, synth_mini, tmp_path):
 def test_later_seeds_reuse_features_without_touching_the_cache(workspace, synth_mini, tmp_path, monkeypatch):
     from sedbench.core import features as features_module
 
-    _run("test-tag-prior", workspace, tmp_path)  # fills the in-process memo for synth-mini
+    memo = FeatureMemo()
+    _run("test-tag-prior", workspace, tmp_path, memo)  # fills the memo for synth-mini
     calls = []
     original = features_module.FeatureCache.get
     monkeypatch.setattr(features_module.FeatureCache, "get", lambda self, *a: calls.append(a) or original(self, *a))
     where = Locations(workspace["data"], workspace["cache"], tmp_path)
     for seed in (1, 2):
         record, _ = run_job(JobSpec(system="test-tag-prior", dataset="synth-mini", seed=seed, device="cpu"), where,
-                            log=lambda _: None)
+                            log=lambda _: None, memo=memo)
+        record = record.to_json()
         assert record["seed"] == seed
     assert calls == []
 
@@ -139,7 +149,7 @@ def test_clip_tags_of_the_wrong_shape_are_refused(workspace, synth_mini, tmp_pat
 
 def test_weakly_labelled_training_clips_show_tags_but_no_frame_targets(synth_mini):
     from sedbench.core.features import LogMelSpec, Standardizer
-    from sedbench.pipeline.runner import feature_clips
+    from sedbench.pipeline.inputs import feature_clips
 
     clips = synth_mini.split("1").train[:2]
     raw = {c.clip_id: np.zeros((LogMelSpec().n_frames(c.duration), 40), np.float32) for c in clips}

@@ -3,7 +3,9 @@
 import pytest
 
 from sedbench.core.errors import SedbenchError
-from sedbench.publish.report import Row, load_published, paper_table
+from sedbench.papers.published import load_published
+from sedbench.papers.tables import paper_table
+from sedbench.publish.summary import Row
 
 
 def _row(dataset, system, f1s, profile="quick"):

@@ -6,15 +6,25 @@ import re
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli
+
 from sedbench.core import registry
-from sedbench.core.data import Detections, FeatureClip
+from sedbench.core.config import build_config
+from sedbench.core.data import FeatureClip
 from sedbench.core.errors import ConfigError
-from sedbench.core.system import RunContext, build_config
+from sedbench.core.outputs import Detections
+from sedbench.core.system import RunContext
 from sedbench.systems.rare_crnn import (
-    BaselineMelSpec, RareCNN, RareCRNN, RareEventNet, RareFNN, average_overlapping, count_parameters, detect_event,
-    frames_to_event, sliding_ensemble,
+    BaselineMelSpec,
+    RareCNN,
+    RareCRNN,
+    RareEventNet,
+    RareFNN,
+    average_overlapping,
+    count_parameters,
+    detect_event,
+    frames_to_event,
+    sliding_ensemble,
 )
 
 LABELS = ("babycry", "glassbreak", "gunshot")
@@ -37,12 +47,12 @@ def test_registered_with_their_papers_and_strong_labels():
 
 
 def test_features_follow_section_2_1_and_synth_rare_is_not_upsampled():
-    spec = RareCRNN(_config(), RunContext(LABELS, 0, "cpu")).features()
+    spec = RareCRNN.features(_config())
     assert (spec.n_mels, spec.sample_rate, spec.window) == (128, 44100, "hann")
     assert spec.win_length == 2029 and spec.hop_length == 1014  # 46 ms, 50 % overlap
     rare = build_config(RareCRNN, "quick", dataset="synth-rare")
     assert rare.sample_rate == 22050 and build_config(RareFNN, "paper", dataset="synth-rare").sample_rate == 22050
-    assert RareCRNN(rare, RunContext(LABELS, 0, "cpu")).features().hop_length == 507
+    assert RareCRNN.features(rare).hop_length == 507
 
 
 def test_paper_profile_sizes():
@@ -50,9 +60,9 @@ def test_paper_profile_sizes():
     assert count_parameters(RareEventNet(_config(profile="paper"))) == 490_945
     assert count_parameters(RareEventNet(_config(RareCNN, "paper"))) == 79_297  # dense reads 64 x 8 features
     # Table 2: six networks for the three classes
-    assert RareCRNN.count_parameters(_config(profile="paper"), 3) == 6 * 490_945
+    assert RareCRNN.parameter_count(_config(profile="paper"), LABELS) == 6 * 490_945
     # the baseline MLP: 200 -> 50 -> 50 -> 1 per class
-    assert RareFNN.count_parameters(_config(RareFNN, "paper"), 3) == 3 * (200 * 50 + 50 + 50 * 50 + 50 + 51)
+    assert RareFNN.parameter_count(_config(RareFNN, "paper"), LABELS) == 3 * (200 * 50 + 50 + 50 * 50 + 50 + 51)
 
 
 # --------------------------------------------------------------------------- the network
@@ -218,7 +228,7 @@ def test_fit_and_predict_give_one_event_per_class_at_most(cls):
     history = system.fit(clips, clips[:3])
     assert sorted(history["models"]) == ["babycry/t3", "babycry/t5", "glassbreak/t3", "gunshot/t4"]
     assert all(h["epoch"] == [1, 2] and h["monitor"] == "valid_loss" for h in history["models"].values())
-    assert system.parameter_count() == 4 * count_parameters(RareEventNet(config))
+    assert cls.parameter_count(config, LABELS) == 4 * count_parameters(RareEventNet(config))
     outputs = system.predict(clips[:3])
     _check_detections(outputs, clips[:3])
     assert [[e.label for e in o.events] for o in outputs] == [["babycry"], ["glassbreak"], ["gunshot"]]
@@ -267,11 +277,13 @@ def test_baseline_features_are_magnitude_mel_energies():
 
 
 def test_rare_fnn_runs_through_the_harness(workspace, synth_mini, tmp_path):
-    from sedbench.pipeline.runner import JobSpec, Locations, run_job
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.runner import run_job
 
     where = Locations(data_dir=workspace["data"], cache_dir=workspace["cache"], runs_dir=tmp_path)
     record, path = run_job(JobSpec(system="rare-fnn", dataset="synth-mini", overrides={"max_epochs": "2"}), where,
                            log=lambda _: None)
+    record = record.to_json()
     assert path.exists() and record["system"]["paper"] == "mesaros2017"
     labels = list(synth_mini.labels)
     assert record["system"]["parameters"] == len(labels) * 12_651

@@ -1,8 +1,16 @@
 """`sedbench report --paper amiriparian2018`: Table 4 (rare-event ER per class and averaged) beside measured runs."""
 
 from conftest import run_cli
-from sedbench.pipeline.record import SCHEMA_VERSION, write_record
-from sedbench.publish.report import LOWER_IS_BETTER, load_published, paper_table, summarize
+
+from sedbench.papers.published import load_published
+from sedbench.papers.tables import paper_table
+from sedbench.pipeline.record import SCHEMA_VERSION, RunRecord, write_record
+from sedbench.publish.summary import LOWER_IS_BETTER, summarize
+
+
+def typed(records):
+    """Hand-made record dicts as the readers take them."""
+    return [RunRecord.from_json(record) for record in records]
 
 CLASSES = ("babycry", "glassbreak", "gunshot")
 
@@ -54,7 +62,7 @@ def test_stand_in_rows_show_per_class_and_average_er_ranked_lower_first():
         _record("synth-rare", "rare-cnn", 0, [(10, 7, 1), (10, 9, 1), (10, 4, 2)]),  # 0.4, 0.2, 0.8 -> 0.4667
         _record("synth-rare", "crnn", 0, [(10, 1, 1)] * 3),  # not a system of the paper: left out
     ]
-    text = paper_table(summarize(records), "amiriparian2018")
+    text = paper_table(summarize(typed(records)), "amiriparian2018")
     assert "## synth-rare — a stand-in for TUT Rare Sound Events 2017" in text
     assert "| rare-crnn | quick | 2 | 0.40 ± 0.14 (paper 0.21) | 0.20 ± 0.14 (paper 0.19) | 0.60 ± 0.28 (paper 0.41) " \
            "| 0.40 ± 0.00 (paper 0.17) |" in text
@@ -72,7 +80,7 @@ def test_on_the_papers_dataset_only_the_development_average_gets_a_difference():
     # two folds of one seed: per-class ER from the summed counts, then the class mean
     records = [_record("tut-rare2017", "rare-crnn", 0, [(10, 8, 1), (10, 9, 0), (10, 5, 3)], fold="1"),
                _record("tut-rare2017", "rare-crnn", 0, [(30, 30, 1), (10, 9, 2), (30, 27, 0)], fold="2")]
-    (row,) = summarize(records)
+    (row,) = summarize(typed(records))
     # babycry (2 + 1 + 0 + 1) / 40 = 0.1; glassbreak (1 + 1 + 0 + 2) / 20 = 0.2; gunshot (5 + 3 + 3 + 0) / 40 = 0.275
     assert [round(row.values[f"ER_rare/{c}"][0], 4) for c in CLASSES] == [0.1, 0.2, 0.275]
     assert round(row.values["ER_rare"][0], 4) == 0.1917
@@ -98,8 +106,8 @@ def test_report_command_prints_the_table(tmp_path):
 def test_leaderboard_shows_the_comparison_with_lower_is_better_per_class():
     from sedbench.publish.leaderboard import render
 
-    html = render([_record("synth-rare", "rare-crnn", 0, [(10, 8, 1), (10, 9, 0), (10, 5, 3)]),
-                   _record("synth-rare", "rare-fnn", 0, [(10, 4, 5), (10, 6, 2), (10, 5, 5)])])
+    html = render(typed([_record("synth-rare", "rare-crnn", 0, [(10, 8, 1), (10, 9, 0), (10, 5, 3)]),
+                         _record("synth-rare", "rare-fnn", 0, [(10, 4, 5), (10, 6, 2), (10, 5, 5)])]))
     assert "Paper vs measured: Table 4 of amiriparian2018 (stand-in data)" in html
     assert "ER_rare/babycry ↓" in html and "ER_rare ↓" in html
     assert ("ER_rare ordering, measured: rare-crnn (quick) &lt; rare-fnn (quick); "

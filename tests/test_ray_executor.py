@@ -3,7 +3,6 @@
 import time
 
 import pytest
-
 from test_grid import CRNN, records_in, sedbench_cli
 
 ray = pytest.importorskip("ray")

@@ -10,8 +10,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from dataset_fixtures import ABSENT, BUILDERS, TUT2016_SCENES, build_tut2017, build_tut_rare2017
+
 from sedbench.core import registry
 from sedbench.core.data import Event, LabelKind
 from sedbench.core.dataset import COMPLETE_MARKER, DownloadedDataset

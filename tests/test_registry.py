@@ -4,8 +4,8 @@ import json
 import textwrap
 
 import pytest
-
 from conftest import run_cli
+
 from sedbench.core import registry
 from sedbench.core.errors import UnknownNameError
 from sedbench.core.registry import Registry, RegistryCollisionError
@@ -46,7 +46,8 @@ def test_decorator_registration_and_collisions():
 PLUGIN = '''
 import numpy as np
 from dataclasses import dataclass
-from sedbench.core.data import FrameActivity, LabelKind, Paper
+from sedbench.core.data import LabelKind, Paper
+from sedbench.core.outputs import FrameActivity
 from sedbench.core.features import LogMelSpec
 from sedbench.core.system import System
 
@@ -64,8 +65,10 @@ class ClassPrior(System):
     Config = PriorConfig
     profiles = {"paper": {}, "quick": {}}
 
-    def features(self):
-        return LogMelSpec(n_mels=self.config.n_mels)
+    @classmethod
+
+    def features(cls, config):
+        return LogMelSpec(n_mels=config.n_mels)
 
     def fit(self, train, valid):
         targets = np.concatenate([c.targets for c in train])

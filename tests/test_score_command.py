@@ -3,8 +3,9 @@
 import json
 
 from conftest import run_cli
+
 from sedbench.core.data import Event
-from sedbench.core.dataset import read_event_lists
+from sedbench.datatools.annotations import read_event_lists
 from sedbench.scoring.metrics import MetricSettings, score
 
 

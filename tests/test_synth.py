@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from sedbench.datatools import synthesis
 from sedbench.core.data import Event
-from sedbench.core.dataset import read_annotation_file
+from sedbench.datatools import synthesis
+from sedbench.datatools.annotations import read_annotation_file
 
 SR = 44100
 

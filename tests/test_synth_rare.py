@@ -8,11 +8,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sedbench.datatools import mixing
 from sedbench.core import registry
-from sedbench.datasets._layout import MESAROS2017
-from sedbench.datasets.synth_rare import (CLASSES, EVENTS, SUBSETS, SynthRare, SynthRareMini, event_frame_shares,
-                                          render_event)
+from sedbench.datasets.synth_rare import (
+    CLASSES,
+    EVENTS,
+    SUBSETS,
+    SynthRare,
+    SynthRareMini,
+    event_frame_shares,
+    render_event,
+)
+from sedbench.datatools import mixing
+from sedbench.papers.citations import MESAROS2017
 
 
 @pytest.fixture(scope="module")

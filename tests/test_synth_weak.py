@@ -8,8 +8,8 @@ import pytest
 
 from sedbench.core import registry
 from sedbench.core.data import LabelKind
-from sedbench.core.dataset import read_annotation_file
 from sedbench.datasets.synth_weak import SynthWeak, SynthWeakMini, chosen_classes
+from sedbench.datatools.annotations import read_annotation_file
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_generation_is_deterministic_and_atomic(tmp_path, mini):
 
 def test_runner_hides_frame_targets_of_weak_training_clips(mini):
     from sedbench.core.features import LogMelSpec, Standardizer
-    from sedbench.pipeline.runner import feature_clips
+    from sedbench.pipeline.inputs import feature_clips
 
     split = mini.split("1")
     raw = {c.clip_id: np.zeros((500, 4), dtype=np.float32) for c in split.train}
@@ -93,12 +93,14 @@ def test_dcase2017_task4_names_its_size_and_the_manual_audio():
 
 @pytest.mark.slow
 def test_weak_crnn_runs_end_to_end_on_tags_and_is_scored_on_events_and_tags(mini, tmp_path):
-    from sedbench.pipeline.runner import JobSpec, Locations, run_job
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.runner import run_job
 
     tiny = {"conv_maps": "4", "rnn_units": "(4,)", "fc_units": "(4,)", "max_epochs": "1", "batch_size": "8",
             "strong_weight": "0.2", "weak_weight": "1"}
     job = JobSpec(system="weak-crnn", dataset="synth-weak-mini", overrides=tiny, device="cpu")
     record, path = run_job(job, Locations(mini.data_dir, tmp_path / "cache", tmp_path / "runs"), log=lambda m: None)
+    record = record.to_json()
     assert path.exists() and record["dataset"]["clips"] == {"train": 8, "valid": 3, "test": 4}
     assert record["config"]["strong_weight"] == 0.2 and record["history"]["criterion"] == "valid_loss"
     assert {"F1_1s", "ER_1s", "F1_tag", "P_tag", "R_tag", "EER"} <= set(record["headline"])
@@ -119,7 +121,7 @@ def test_one_sweep_command_runs_every_weight_pair(mini, tmp_path):
         "--set", "weak_weight=1", *[arg for item in tiny for arg in ("--set", item)], "--quiet",
         "--data-dir", str(mini.data_dir), "--cache-dir", str(tmp_path / "cache"), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
-    records = load_records(tmp_path / "runs")
+    records = [record.to_json() for record in load_records(tmp_path / "runs")]
     assert sorted((r["config"]["strong_weight"], r["config"]["weak_weight"]) for r in records) == [(0.02, 1), (1, 1)]
     assert sorted(r["overrides"]["strong_weight"] for r in records) == ["0.02", "1"]
     assert "weak-crnn on synth-weak-mini (quick, strong_weight=0.02, 1 seed(s), folds 1):" in result.output

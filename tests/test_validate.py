@@ -7,13 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import run_cli
 from typer.testing import CliRunner
 
-from conftest import run_cli
-from sedbench.core import registry
 from sedbench.cli import app
-from sedbench.core.data import Detections, Event, FrameActivity, LabelKind, Paper
+from sedbench.core import registry
+from sedbench.core.data import Event, LabelKind, Paper
 from sedbench.core.features import LogMelSpec
+from sedbench.core.outputs import Detections, FrameActivity
 from sedbench.core.paths import default_cache_dir, default_data_dir
 from sedbench.core.system import System
 from sedbench.pipeline.validate import CHECK_NAMES
@@ -35,7 +36,9 @@ class Fake(System):
     Config = FakeConfig
     profiles = {"quick": {}}
 
-    def features(self):
+    @classmethod
+
+    def features(cls, config):
         return LogMelSpec()  # crnn's features: the session's cache already holds them
 
     def fit(self, train, valid):
@@ -134,7 +137,7 @@ class ReadsFeatureCache(Fake):
 
     def fit(self, train, valid):
         history = super().fit(train, valid)
-        folder = default_cache_dir() / "features" / self.features().key()
+        folder = default_cache_dir() / "features" / self.features(self.config).key()
         frames = sum(np.load(path, mmap_mode="r").shape[0] for path in sorted(folder.glob("*.npy")))
         self.context.log(f"{frames} cached frames")
         return history
@@ -334,9 +337,7 @@ def test_unknown_system_is_one_sentence_listing_the_registered_ones():
 
 
 def test_the_blinded_copy_is_used_as_stored_with_only_the_test_data_changed(synth_mini, tmp_path):
-    from sedbench.pipeline.validate import _blinded_copy
-
-    copy = _blinded_copy(synth_mini, tmp_path, seed=0)
+    copy = synth_mini.blinded_copy(tmp_path, "1", seed=0)
     assert copy.root == tmp_path / "synth-mini" and copy.is_present()  # the generator's marker: no regeneration
     original, blinded = synth_mini.split("1"), copy.split("1")
     for mine, theirs in zip(original.train + original.valid, blinded.train + blinded.valid):

@@ -17,7 +17,6 @@ import soundfile as sf
 
 from .errors import DataError
 
-
 # libsndfile reports a WAV whose data chunk is shorter than its header says as "data : N (should be M)"
 _TRUNCATED = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 

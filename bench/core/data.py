@@ -1,4 +1,4 @@
-"""Plain data types that flow from datasets to systems to metrics."""
+"""Plain data types that flow from datasets to systems to metrics (system outputs: ``sedbench.core.outputs``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,20 @@ class LabelKind(str, enum.Enum):
 
     STRONG = "strong"  # events with onset and offset
     WEAK = "weak"  # clip-level tags only
+
+
+class Task(str, enum.Enum):
+    """What a dataset's test set is scored as; the scoring step adds each task's own metrics."""
+
+    STRONG_EVENTS = "strong events"  # sed_eval's segment and event metrics
+    CLIP_TAGS = "clip tags"  # weakly labelled training data; tagging metrics as well
+    RARE_EVENTS = "rare events"  # DCASE2017 task 2: also onset-only event scores per target class
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 @dataclass(frozen=True, order=True)
@@ -72,28 +86,3 @@ class FeatureClip:
     tags: np.ndarray  # (classes,) float32 clip-level presence
     events: list[Event] = field(default_factory=list)
     target_class: str | None = None  # rare-event mixtures: the class this clip's mixture was made for
-
-
-@dataclass
-class FrameActivity:
-    """A system's output for one clip: per-class probabilities on a frame grid."""
-
-    probabilities: np.ndarray  # (frames, classes) in [0, 1]
-    hop_seconds: float
-    tags: np.ndarray | None = None  # (classes,) clip presence, for systems that also tag (scored as tagging too)
-
-
-@dataclass
-class Detections:
-    """A system's output for one clip when it produces events directly."""
-
-    events: list[Event]
-    # transcription systems (CTC): the decoded boundary tokens (sedbench.core.tokens.TimedToken); scored by token error rate
-    tokens: list | None = None
-
-
-@dataclass
-class ClipTags:
-    """A system's output for one clip when it tags clips: per-class presence probabilities."""
-
-    probabilities: np.ndarray  # (classes,) in [0, 1]

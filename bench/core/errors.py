@@ -22,3 +22,7 @@ class SystemOutputError(SedbenchError):
 
 class ConfigError(SedbenchError):
     """A configuration override that does not fit the system's config."""
+
+
+class CheckpointError(SedbenchError):
+    """A checkpoint that cannot be read, holds more than tensors and plain values, or belongs to another job."""

@@ -8,6 +8,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -17,6 +18,21 @@ from .dataset import content_hash
 from .errors import DataError
 
 FEATURE_CODE_VERSION = 2  # bump when extraction changes, so stale caches are not reused
+
+
+class FeatureSpec(Protocol):
+    """What ``System.features`` returns: a frozen dataclass of settings that can extract (frames, dims) float32
+    features from mono audio at ``sample_rate``; ``key()`` names its cache folder and changes with every setting."""
+
+    sample_rate: int
+
+    @property
+    def frame_hop(self) -> float:
+        """Seconds between frames: frame i stands for [i * hop, (i + 1) * hop)."""
+
+    def key(self) -> str: ...
+
+    def extract(self, audio: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -116,11 +132,11 @@ class FeatureCache:
         self.hits = 0
         self.misses = 0
 
-    def path_for(self, clip: AudioClip, spec: LogMelSpec, pitch_shift: float = 0.0) -> Path:
+    def path_for(self, clip: AudioClip, spec: FeatureSpec, pitch_shift: float = 0.0) -> Path:
         suffix = f"-pitch{pitch_shift:+g}q" if pitch_shift else ""
         return self.cache_dir / "features" / spec.key() / f"{content_hash(clip.path)}{suffix}.npy"
 
-    def get(self, clip: AudioClip, spec: LogMelSpec, pitch_shift: float = 0.0) -> np.ndarray:
+    def get(self, clip: AudioClip, spec: FeatureSpec, pitch_shift: float = 0.0) -> np.ndarray:
         """Features of a clip; ``pitch_shift`` in quartertones (24 bins per octave) shifts the audio first."""
         path = self.path_for(clip, spec, pitch_shift)
         if path.exists():

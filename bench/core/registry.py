@@ -112,26 +112,6 @@ systems: Registry[Any] = Registry(kind="system", group="sedbench.systems")
 datasets: Registry[Any] = Registry(kind="dataset", group="sedbench.datasets")
 
 
-def resolve_dataset(name_or_path: str) -> Any:
-    """The dataset class behind ``--dataset``: an existing folder or CSV manifest path, else a registered name.
-
-    A path wins over a registered name of the same spelling. Every command resolves ``--dataset`` here.
-    """
-    from pathlib import Path
-
-    if Path(name_or_path).expanduser().exists():
-        from sedbench.datatools.folder import dataset_class  # the harness's own reader, not a registered dataset module
-
-        return dataset_class(name_or_path)
-    try:
-        return datasets.get(name_or_path)
-    except UnknownNameError as exc:
-        if "/" in name_or_path or name_or_path.lower().endswith(".csv"):  # meant as a path
-            raise UnknownNameError(f"dataset folder or manifest {name_or_path} does not exist") from None
-        raise UnknownNameError(f"{exc}; or give the path of a dataset folder or CSV manifest "
-                               f"(no file or folder {name_or_path!r} exists)") from None
-
-
 def register_system(name: str | None = None):
     return systems.register(name)
 

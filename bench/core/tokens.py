@@ -67,17 +67,3 @@ def tokens_to_events(tokens: list[TimedToken], duration: float) -> list[Event]:
     for label, onset in open_onsets.items():
         events.append(Event(onset, max(onset, duration), label))
     return sorted(events)
-
-
-def check_timed_tokens(tokens, labels, where: str) -> str | None:
-    """The first problem with a system's decoded tokens as one sentence, or None."""
-    for token in tokens:
-        if not isinstance(token, TimedToken):
-            return f"{where}: tokens must be TimedToken objects, got {type(token).__name__}"
-        if token.label not in labels:
-            return f"{where}: token label {token.label!r} is not in the dataset's label list"
-        if token.kind not in KINDS:
-            return f"{where}: token kind must be 'onset' or 'offset', got {token.kind!r}"
-        if not math.isfinite(token.time) or token.time < 0:
-            return f"{where}: token time must be finite and >= 0, got {token.time!r}"
-    return None

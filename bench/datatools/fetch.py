@@ -30,11 +30,10 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from sedbench import __version__
-from sedbench.core.dataset import COMPLETE_MARKER, FILE_INDEX, DownloadedDataset, RemoteFile, human_size
+from sedbench.core.dataset import COMPLETE_MARKER, FILE_INDEX, HASH_MEMO, DownloadedDataset, RemoteFile, human_size
 from sedbench.core.errors import DataError
 
 DOWNLOAD_DIR = ".download"  # inside the dataset root; removed once the dataset is complete
-HASH_MEMO = ".sedbench-hashes.json"  # written next to audio files by sedbench.core.dataset.content_hash
 RESERVED_NAMES = frozenset({DOWNLOAD_DIR, COMPLETE_MARKER, FILE_INDEX})  # no archive may write these at the top
 CHUNK = 1 << 16
 _TAR_FILTER_ERROR = getattr(tarfile, "FilterError", ())  # Python < 3.11.4 has no extraction filters
@@ -584,8 +583,7 @@ def _progress_bar(enabled: bool, description: str, total: int):
         yield lambda completed, advanced: None
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())

@@ -1,7 +1,7 @@
 """Bring your own dataset: a DCASE-layout folder or a CSV manifest, used like a registered dataset.
 
 ``sedbench run --system crnn --dataset path/to/folder`` (or ``path/to/manifest.csv``) reads the
-path with :func:`dataset_class` (through ``sedbench.core.registry.resolve_dataset``, so every command
+path with :func:`dataset_class` (through :func:`resolve_dataset`, so every command
 that takes ``--dataset`` accepts it). Everything is checked when the path is opened, before any
 training: a bad row is one error naming its file and line.
 
@@ -34,7 +34,7 @@ CSV manifest
     file without events. Identical events of a file count once, so rows may repeat a file's events for
     each fold. ``labels.txt`` next to the manifest works as for folders.
 
-    ``target_class`` makes a rare-event dataset (DCASE2017 task 2, ``task = "rare events"``): each file
+    ``target_class`` makes a rare-event dataset (DCASE2017 task 2, ``Task.RARE_EVENTS``): each file
     names the one class its mixture was made for (``AudioClip.target_class``; every file needs one), the
     target classes join the labels, and runs add the onset-only rare-event scores. ``sedbench synthesize``
     writes such a manifest (``mixtures.csv``) next to its mixtures.
@@ -46,27 +46,26 @@ Splits without lists
     validation list holds out 20 % of its training recordings (at least one), again the ones first in
     SHA-256 order; the rest keep their order.
 
-``export_dcase_layout`` writes any registered dataset in this layout, so that a folder copy runs with the
-same splits, clip order, labels, events and durations as the original (``python -m sedbench.datatools.folder
-export synth-mini /tmp/synth-mini-folder``).
+``sedbench.datatools.export`` writes any dataset in this layout (``sedbench datasets export``).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import posixpath
 import re
-import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterable
+from typing import ClassVar
 
+from sedbench.core import registry
 from sedbench.core.audio import audio_info
-from sedbench.core.data import AudioClip, Event, LabelKind, Paper, Split
-from sedbench.core.dataset import Dataset, open_text, parse_annotation_line, parse_dcase_row
-from sedbench.core.errors import DataError, SedbenchError
+from sedbench.core.data import AudioClip, Event, LabelKind, Paper, Split, Task
+from sedbench.core.dataset import Dataset
+from sedbench.core.errors import DataError, UnknownNameError
+
+from .annotations import dcase_rows, open_text, parse_annotation_line
+from .splits import VALIDATION_FRACTION, default_partitions, hold_out_hashed
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 ANNOTATION_SUFFIXES = (".ann", ".txt")
@@ -81,7 +80,6 @@ SPLIT_NAMES = {"train": "train", "validate": "validate", "valid": "validate", "v
                "val": "validate", "test": "test", "evaluate": "test", "eval": "test"}
 MANIFEST_REQUIRED = ("filename", "onset", "offset", "event_label")
 MANIFEST_OPTIONAL = ("split", "fold", "scene", "target_class")
-HOLD_OUT_FRACTION = 0.2
 # Annotations are usually rounded to 1 ms, so an offset may pass the file's last sample by that much.
 END_TOLERANCE_SECONDS = 0.01
 
@@ -127,7 +125,7 @@ class Layout:
     folds: dict[str, dict[str, list[str]]]  # fold -> train / validate / test -> clip ids, in order
     labels: tuple[str, ...]
     split_rule: str  # how the partitions were obtained, for the description
-    task: str = "strong events"  # "rare events" for a manifest with a target_class column
+    task: Task = Task.STRONG_EVENTS  # RARE_EVENTS for a manifest with a target_class column
 
 
 # --------------------------------------------------------------------------- the Dataset
@@ -141,7 +139,7 @@ class FolderDataset(Dataset):
     paper = USER_DATASET
     license = "as provided by the dataset's owner"
     label_kind = LabelKind.STRONG
-    task = "strong events"
+    task = Task.STRONG_EVENTS
 
     def __init__(self, data_dir: Path | None = None):
         super().__init__(data_dir if data_dir is not None else self.layout.root)
@@ -260,15 +258,8 @@ class AudioIndex:
                         f"give its path relative to {self.root}")
 
 
-def _rows(path: Path):
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip() and not line.lstrip().startswith("#"):
-                yield number, parse_dcase_row(line, str(path), number)
-
-
 def _read_combined_meta(meta: Path, index: AudioIndex, recordings: dict[str, Recording]) -> None:
-    rows = list(_rows(meta))
+    rows = list(dcase_rows(meta))
     if not rows:  # else every audio file would be reported as unannotated, hiding the real cause
         raise DataError(f"{meta} lists no audio files; expected one row 'filename onset offset label' per event, "
                         "or a lone filename for a file without events")
@@ -327,7 +318,7 @@ def _read_per_file_annotations(root: Path, index: AudioIndex, recordings: dict[s
         if recording.annotation is not None:
             raise DataError(f"audio file {clip_id} has two annotation files: {recording.annotation} and {annotation}")
         recording.annotation = str(annotation)
-        for number, (filename, scene, event) in _rows(annotation):
+        for number, (filename, scene, event) in dcase_rows(annotation):
             where = f"{annotation}, line {number}"
             if filename is not None and posixpath.basename(filename.replace("\\", "/")) != posixpath.basename(clip_id):
                 raise DataError(f"{where}: the row names {filename}, but this file annotates {clip_id}")
@@ -393,7 +384,7 @@ def _read_fold_lists(root: Path, index: AudioIndex, recordings: dict[str, Record
         folds[fold] = _checked_partitions(fold, parts)
     rule = "fold lists in evaluation_setup/"
     if held_out:
-        rule += f"; {HOLD_OUT_FRACTION:.0%} of training held out where a fold has no validation list"
+        rule += f"; {VALIDATION_FRACTION:.0%} of training held out where a fold has no validation list"
     return folds, rule
 
 
@@ -423,7 +414,7 @@ def _checked_partitions(fold: str, parts: dict[str, tuple[list[str], str]]) -> d
         raise DataError(f"{leaked[0]} is in both {train_source} and {test_source} (fold {fold}): a test "
                         "recording must not be trained on")
     if "validate" not in parts:
-        train, valid = hold_out(train)
+        train, valid = hold_out_hashed(train)
         return {"train": train, "validate": valid, "test": test}
     valid, valid_source = parts["validate"]
     in_test = set(test)
@@ -439,32 +430,6 @@ def _checked_partitions(fold: str, parts: dict[str, tuple[list[str], str]]) -> d
 
 def _natural(text: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
-
-
-def _order_key(clip_id: str) -> str:
-    return hashlib.sha256(clip_id.encode("utf-8")).hexdigest()
-
-
-def default_partitions(clip_ids: list[str]) -> dict[str, list[str]]:
-    """60/20/20 of the recordings by SHA-256 of the clip id (at least one in each); clip-id order inside."""
-    if len(clip_ids) < 3:
-        raise DataError(f"{len(clip_ids)} recording(s) cannot be split into train / validation / test; "
-                        "give at least 3, or fold lists")
-    ordered = sorted(clip_ids, key=_order_key)
-    n_valid = n_test = max(1, round(len(ordered) * 0.2))
-    n_train = len(ordered) - n_valid - n_test
-    return {"train": sorted(ordered[:n_train]), "validate": sorted(ordered[n_train:n_train + n_valid]),
-            "test": sorted(ordered[n_train + n_valid:])}
-
-
-def hold_out(train: list[str]) -> tuple[list[str], list[str]]:
-    """(train, validation): 20 % (at least one) of the training recordings, first by SHA-256 of the clip id."""
-    if len(train) < 2:
-        raise DataError(f"a fold with {len(train)} training recording(s) and no validation list cannot hold "
-                        "out a validation set; give a validation list or more training recordings")
-    count = max(1, round(len(train) * HOLD_OUT_FRACTION))
-    held = set(sorted(train, key=_order_key)[:count])
-    return [c for c in train if c not in held], [c for c in train if c in held]
 
 
 def _used(folds: dict[str, dict[str, list[str]]]) -> list[str]:
@@ -555,13 +520,13 @@ def scan_manifest(manifest: Path) -> Layout:
         raise DataError(f"manifest {manifest} lists no audio files")
     if assignments:
         folds = {fold: _manifest_partitions(fold, assignments[fold], manifest) for fold in sorted(assignments, key=_natural)}
-        rule = f"splits from the manifest's split column; {HOLD_OUT_FRACTION:.0%} of training held out where a fold has no validation rows"
+        rule = f"splits from the manifest's split column; {VALIDATION_FRACTION:.0%} of training held out where a fold has no validation rows"
     else:
         folds = {"1": default_partitions(list(recordings))}
         rule = "no split column: one fold, 60/20/20 by SHA-256 of the clip id"
     labels = _labels(root / LABEL_FILE, [recordings[c] for c in _used(folds)], root)
     return Layout(root=root, name=f"manifest:{root.name}:{manifest.stem}", recordings=recordings, folds=folds,
-                  labels=labels, split_rule=rule, task="rare events" if "target_class" in header else "strong events")
+                  labels=labels, split_rule=rule, task=Task.RARE_EVENTS if "target_class" in header else Task.STRONG_EVENTS)
 
 
 def _check_header(manifest: Path, header: list[str]) -> None:
@@ -614,97 +579,24 @@ def _manifest_partitions(fold: str, assigned: dict[str, tuple[str, str]], manife
         if not parts[part]:
             raise DataError(f"manifest {manifest} has no {part} rows for fold {fold}")
     if not parts["validate"]:
-        parts["train"], parts["validate"] = hold_out(parts["train"])
+        parts["train"], parts["validate"] = hold_out_hashed(parts["train"])
     return parts
 
 
 # --------------------------------------------------------------------------- export
 
 
-def export_dcase_layout(dataset: Dataset, target: Path, folds: Iterable[str] | None = None) -> Path:
-    """Write ``dataset`` as a DCASE-layout folder that reads back with the same splits, order, labels and events.
+def resolve_dataset(name_or_path: str) -> type[Dataset]:
+    """The dataset class behind ``--dataset``: an existing folder or CSV manifest path, else a registered name.
 
-    Audio files are copied to their clip ids (paths relative to the dataset root; others go to
-    ``audio/<file name>``), events and scenes to one combined ``meta.txt`` (times written exactly, in
-    the original order), the label list with its order to ``labels.txt``, and each fold's partitions to
-    ``evaluation_setup/fold<k>_{train,validate,test}.txt``. ``target`` must be new or empty.
+    A path wins over a registered name of the same spelling. Every command resolves ``--dataset`` here.
     """
-    target = Path(target)
-    if target.exists() and any(target.iterdir()):
-        raise DataError(f"{target} is not empty; export into a new or empty folder")
-    dataset.prepare()
-    folds = list(folds) if folds is not None else list(dataset.folds)
-    names: dict[str, str] = {}  # clip id -> exported relative path
-    clips: dict[str, AudioClip] = {}
-    lists: dict[str, dict[str, list[str]]] = {}
-    for fold in folds:
-        if not re.fullmatch(r"[A-Za-z0-9-]+", fold):
-            raise DataError(f"fold {fold!r} of dataset {dataset.name!r} cannot be written as fold<k>_train.txt")
-        split = dataset.split(fold)
-        lists[fold] = {}
-        for part, members in (("train", split.train), ("validate", split.valid), ("test", split.test)):
-            for clip in members:
-                if clip.clip_id not in names:
-                    names[clip.clip_id] = _export_name(clip, set(names.values()))
-                    clips[clip.clip_id] = clip
-            lists[fold][part] = [names[clip.clip_id] for clip in members]
-    target.mkdir(parents=True, exist_ok=True)
-    for clip_id, relative in names.items():
-        (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(clips[clip_id].path, target / relative)
-    with open(target / COMBINED_META, "w", encoding="utf-8") as meta:
-        for clip_id, relative in names.items():
-            clip = clips[clip_id]
-            scene = [clip.scene] if clip.scene else []
-            if not clip.events:
-                meta.write("\t".join([relative, *scene]) + "\n")
-            for e in clip.events:
-                meta.write("\t".join([relative, *scene, repr(float(e.onset)), repr(float(e.offset)), e.label]) + "\n")
-    (target / LABEL_FILE).write_text("".join(f"{label}\n" for label in dataset.labels), encoding="utf-8")
-    (target / SETUP_FOLDER).mkdir()
-    for fold, parts in lists.items():
-        for part, members in parts.items():
-            (target / SETUP_FOLDER / f"fold{fold}_{part}.txt").write_text("".join(f"{m}\n" for m in members),
-                                                                          encoding="utf-8")
-    return target
-
-
-def _export_name(clip: AudioClip, taken: set[str]) -> str:
-    relative = posixpath.normpath(clip.clip_id)
-    usable = (Path(relative).suffix.lower() == Path(clip.path).suffix.lower() and Path(relative).suffix.lower() in AUDIO_SUFFIXES
-              and not posixpath.isabs(relative) and not relative.startswith(".."))
-    if not usable:
-        relative = f"audio/{Path(clip.path).name}"
-    if relative in taken:
-        raise DataError(f"two clips would be exported to {relative}; the dataset's clip ids are not unique file paths")
-    return relative
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m sedbench.datatools.folder export DATASET TARGET [--fold K ...]``."""
-    import argparse
-
-    from sedbench.core import registry
-    from sedbench.core.paths import default_data_dir
-
-    parser = argparse.ArgumentParser(prog="python -m sedbench.datatools.folder",
-                                     description="Write a dataset as a DCASE-layout folder for --dataset PATH.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    export = commands.add_parser("export", help="export a registered dataset (or a dataset path)")
-    export.add_argument("dataset")
-    export.add_argument("target", type=Path)
-    export.add_argument("--fold", action="append", help="fold to export (repeatable; default: all)")
-    export.add_argument("--data-dir", type=Path, default=None, help="where datasets live [env SEDBENCH_DATA]")
-    args = parser.parse_args(argv)
+    if Path(name_or_path).expanduser().exists():
+        return dataset_class(name_or_path)
     try:
-        dataset = registry.resolve_dataset(args.dataset)(args.data_dir or default_data_dir())
-        path = export_dcase_layout(dataset, args.target, args.fold)
-    except SedbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{dataset.name} -> {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return registry.datasets.get(name_or_path)
+    except UnknownNameError as exc:
+        if "/" in name_or_path or name_or_path.lower().endswith(".csv"):  # meant as a path
+            raise UnknownNameError(f"dataset folder or manifest {name_or_path} does not exist") from None
+        raise UnknownNameError(f"{exc}; or give the path of a dataset folder or CSV manifest "
+                               f"(no file or folder {name_or_path!r} exists)") from None

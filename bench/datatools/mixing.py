@@ -76,8 +76,9 @@ import yaml
 
 from sedbench.core.audio import audio_info, load_audio
 from sedbench.core.data import Event
-from sedbench.core.dataset import parse_annotation_line
 from sedbench.core.errors import ConfigError, DataError
+
+from .annotations import parse_annotation_line
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 SYNTHESIZER = "sedbench-1"  # in the parameter hash; bump when the same parameters give different mixtures

@@ -23,11 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sedbench.core.errors import SedbenchError
-
-
-class CheckpointError(SedbenchError):
-    """A checkpoint that cannot be read, or that holds more than tensors and plain values."""
+from sedbench.core.errors import CheckpointError
 
 
 def rng_state() -> dict:

@@ -3,7 +3,7 @@
 Each job is one task with one CPU and, when the cluster has GPUs, one GPU (``--gpus-per-job`` overrides). The
 task resolves the job again on its worker and refuses to run when the worker's dataset has another fingerprint
 than the driver's (another copy of the data on that node), then runs exactly what the local executor runs
-(``grid.execute``). The driver writes records and job states as results arrive, so the runs folder looks the
+(``jobstore.execute``). The driver writes records and job states as results arrive, so the runs folder looks the
 same whichever executor filled it. Workers need sedbench installed and the data and cache folders at the same
 paths (one machine, or a shared file system); checkpoints are written there too, so a rerun resumes a killed job
 on any node.
@@ -17,8 +17,9 @@ import time
 from typing import Iterator
 
 from sedbench.core.errors import SedbenchError
-from .grid import JobOutcome, JobStore, _now, _quietly, execute, finish, job_label
-from .runner import JobSpec, Locations, ResolvedJob, resolve_job
+
+from .jobs import JobSpec, Locations, ResolvedJob, resolve_job
+from .jobstore import JobOutcome, JobStore, execute, finish, now, quietly
 
 
 def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *, timeout: float | None = None,
@@ -43,8 +44,8 @@ def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *,
             f"{ray.cluster_resources().get('GPU', 0):g} GPUs; {gpus:g} GPU(s) per job")
         running = {}
         for resolved in pending:
-            _quietly(store.set_state, resolved.key.id, status="running", label=job_label(resolved), executor="ray",
-                     pid=os.getpid(), host=socket.gethostname(), started=_now())  # the driver: alive while it waits
+            quietly(store.set_state, resolved.key.id, status="running", label=resolved.label, executor="ray",
+                    pid=os.getpid(), host=socket.gethostname(), started=now())  # the driver: alive while it waits
             running[task.remote(resolved.job, where, resolved.key.id, timeout, force)] = resolved
         while running:
             (ready,), _ = ray.wait(list(running), num_returns=1)
@@ -53,7 +54,7 @@ def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *,
                 outcome = ray.get(ready)
             except ray.exceptions.RayError as exc:  # the worker died (signal, out of memory) or Ray failed
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                outcome = JobOutcome(resolved.key.id, job_label(resolved), "failed",
+                outcome = JobOutcome(resolved.key.id, resolved.label, "failed",
                                      reason=f"the Ray task ended without a result ({type(exc).__name__}: {first})",
                                      traceback=str(exc))
             yield finish(store, resolved, outcome)
@@ -72,7 +73,7 @@ def _ray_job(job: JobSpec, where: Locations, expected_key: str, timeout: float |
         return JobOutcome(expected_key, f"{job.system} on {job.dataset}", "failed", reason=str(exc),
                           seconds=time.perf_counter() - started)
     if resolved.key.id != expected_key:
-        return JobOutcome(expected_key, job_label(resolved), "failed", seconds=time.perf_counter() - started,
+        return JobOutcome(expected_key, resolved.label, "failed", seconds=time.perf_counter() - started,
                           reason=f"the worker's copy of dataset {resolved.dataset_name!r} (fold {job.fold}) has "
                                  f"fingerprint {resolved.fingerprint}, not the driver's; give every node the same data")
     return execute(resolved, where, timeout=timeout, log=lambda message: print(message, flush=True), force=force)

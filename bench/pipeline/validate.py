@@ -1,30 +1,28 @@
-"""``sedbench validate``: run a registered system on ``synth-mini`` and check the interface contract check by check.
+"""``sedbench validate``: run a registered system on the validation dataset (``synth-mini``) and check the interface
+contract check by check.
 
 In the spirit of HEAR's ``hear-validator``: before a new system is run on real data, this says which part of the
 contract it keeps and which it breaks, one line per check, with the numbers behind each verdict. The checks:
 
 1. interface: a ``System`` subclass with ``name``, ``paper``, a dataclass ``Config`` and ``profiles`` holding the
-   requested profile; ``features()`` gives a spec with a positive ``frame_hop`` whose features can be extracted.
+   requested profile; ``features(config)`` gives a spec with a positive ``frame_hop`` whose features can be
+   extracted.
 2. fit: returns a dict that is JSON-serializable once ``sedbench.pipeline.record.json_safe`` has replaced NaN / inf.
 3. predict: a list with one output per test clip.
-4. output shape: FrameActivity probabilities a 2-D floating (frames, classes) array (tags (classes,)); Detections
-   events with known labels and finite 0 <= onset <= offset <= clip duration + one frame; ClipTags (classes,).
-5. hop: frames x hop_seconds covers the clip within one frame (``sedbench.pipeline.runner.check_output``'s rule).
-6. probabilities: finite and in [0, 1] (frame probabilities, clip tags).
+4-6. output shape, hop, probabilities: the rules of ``sedbench.core.outputs`` (the ones the runner applies),
+   reported by check, with the measurements behind the first problem of each.
 7. determinism: a second seeded fit + predict gives the same outputs (0 for event times, 1e-6 for probabilities).
 8. test isolation: fit does not use test data. Audit probe: an audit hook records every ``open`` of a test clip's
    audio, annotation or cached feature file while the system is built and fit. Behavioural probe: a fit on a copy
-   of synth-mini whose test audio is noise and whose test annotations are empty (its features in a cache of its
-   own), predicting the original test features, must give the outputs of the normal run. Audio read through
-   libsndfile (soundfile, librosa) is opened in C and raises no audit event; the behavioural probe is what catches
-   a fit that reads test audio that way.
+   of the dataset whose test audio is noise and whose test annotations are empty (``Dataset.blinded_copy``; its
+   features in a cache of its own), predicting the original test features, must give the outputs of the normal
+   run. Audio read through libsndfile (soundfile, librosa) is opened in C and raises no audit event; the
+   behavioural probe is what catches a fit that reads test audio that way.
 
-The rules of checks 4-6 mirror ``sedbench.pipeline.runner.check_output`` (which raises at the first problem), split so each
-is reported on its own; every output that passes them is also run through ``check_output`` itself, so the
-validator never passes an output the runner would refuse. Fit and predict run exactly as ``run_job`` runs them:
-``seed_everything(seed)``, the system built with a ``RunContext`` (no checkpoints), standardized features from
-``sedbench.pipeline.runner.feature_clips``. While a system runs, ``$SEDBENCH_DATA`` names the data folder in use (the
-blinded copy during the behavioural probe), so a system that finds the dataset through it sees the copy.
+Fit and predict run exactly as a job runs them: ``seed_everything(seed)``, the system built with a ``RunContext``
+(no checkpoints), inputs from ``sedbench.pipeline.inputs.prepare_inputs``. While a system runs, ``$SEDBENCH_DATA``
+names the data folder in use (the blinded copy during the behavioural probe), so a system that finds the dataset
+through it sees the copy.
 """
 
 from __future__ import annotations
@@ -44,22 +42,29 @@ from typing import Any, Callable
 import numpy as np
 
 from sedbench.core import registry
-from .checkpoints import NO_CHECKPOINTS
-from sedbench.core.data import ClipTags, Detections, Event, FeatureClip, FrameActivity, LabelKind, Paper
-from sedbench.core.errors import SedbenchError, SystemOutputError
-from sedbench.core.features import FeatureCache, Standardizer
+from sedbench.core.config import build_config
+from sedbench.core.data import FeatureClip, LabelKind, Paper
+from sedbench.core.errors import SedbenchError
+from sedbench.core.features import FeatureCache
+from sedbench.core.outputs import (
+    ClipTags,
+    Detections,
+    FrameActivity,
+    Problem,
+    expected_frames,
+    kinds_text,
+    output_problems,
+)
 from sedbench.core.paths import default_cache_dir, default_data_dir
-from .record import json_safe
-from .runner import check_output, feature_clips, load_features
-from sedbench.core.system import RunContext, System, build_config
-from sedbench.core.tokens import check_timed_tokens
+from sedbench.core.system import DEFAULT_PROFILE, NO_CHECKPOINTS, RunContext, System
 
-DATASET = "synth-mini"
+from .inputs import PreparedInputs, prepare_inputs
+from .record import json_safe
+
 FOLD = "1"
 PROBABILITY_TOLERANCE = 1e-6  # event times must match exactly
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 CHECK_NAMES = ("interface", "fit", "predict", "output shape", "hop", "probabilities", "determinism", "test isolation")
-HASH_MEMO = ".sedbench-hashes.json"  # sedbench.core.dataset.content_hash's per-folder memo; a copy computes its own
 
 
 @dataclass(frozen=True)
@@ -149,15 +154,24 @@ _AUDIT = _OpenAudit()
 
 @dataclass
 class _Inputs:
-    """One dataset copy's clips, as the runner hands them to a system."""
+    """One dataset copy's clips, as a job hands them to a system."""
 
     data_dir: Path
     split: Any
-    train: list[FeatureClip]
-    valid: list[FeatureClip]
-    test: list[FeatureClip]
-    raw: dict[str, np.ndarray]
+    prepared: PreparedInputs
     watched: list[Path]  # test audio, annotations and cached features: fit must open none of them
+
+    @property
+    def train(self) -> list[FeatureClip]:
+        return self.prepared.train
+
+    @property
+    def valid(self) -> list[FeatureClip]:
+        return self.prepared.valid
+
+    @property
+    def test(self) -> list[FeatureClip]:
+        return self.prepared.test
 
 
 @dataclass
@@ -174,28 +188,19 @@ class _Run:
 
 
 def _test_files(dataset, split, spec, cache: FeatureCache) -> list[Path]:
-    """Every file that holds a test clip: its audio, its annotation (synth's layout) and its cached features."""
+    """Every file that holds a test clip: its audio, its annotation files and its cached features."""
     files = []
     for clip in split.test:
-        files += [clip.path, dataset.root / "annotations" / f"{Path(clip.clip_id).stem}.txt",
-                  cache.path_for(clip, spec)]
+        files += [clip.path, *dataset.annotation_files(clip), cache.path_for(clip, spec)]
     return files
 
 
 def _inputs(dataset, spec, cache_dir: Path, labels: tuple[str, ...], with_test: bool = True) -> _Inputs:
-    """What ``run_job`` builds before fit: cached features of every clip, standardized with training statistics.
-
-    ``with_test`` False leaves the test clips out (their features are neither extracted nor returned).
-    """
+    """What a job prepares before fit (``prepare_inputs``), and the test files fit must not open."""
     split = dataset.split(FOLD)
     cache = FeatureCache(cache_dir)
-    raw = load_features(split.train + split.valid + (split.test if with_test else []), spec, cache)
-    standardizer = Standardizer.fit([raw[c.clip_id] for c in split.train])
-    strong = dataset.label_kind is LabelKind.STRONG
-    train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True, strong_targets=strong)
-    valid = feature_clips(split.valid, raw, spec, labels, standardizer, with_targets=True, strong_targets=strong)
-    test = feature_clips(split.test, raw, spec, labels, standardizer, with_targets=False) if with_test else []
-    return _Inputs(dataset.data_dir, split, train, valid, test, raw, _test_files(dataset, split, spec, cache))
+    prepared = prepare_inputs(split, spec, cache, labels, dataset.label_kind, with_test=with_test)
+    return _Inputs(dataset.data_dir, split, prepared, _test_files(dataset, split, spec, cache))
 
 
 def _seed_copy_cache(original, copy, spec, original_cache: Path, copy_cache: Path) -> None:
@@ -232,7 +237,7 @@ def _data_dir_environment(data_dir: Path):
 def _fit_and_predict(system_cls, config, context: RunContext, fit_on: _Inputs, test: list[FeatureClip],
                      watched: list[Path]) -> _Run:
     """One seeded run as ``run_job`` does it; exceptions become one-line messages, never tracebacks."""
-    from sedbench.training.frames import seed_everything
+    from sedbench.training.common import seed_everything
 
     run = _Run()
     with _data_dir_environment(fit_on.data_dir):
@@ -241,7 +246,6 @@ def _fit_and_predict(system_cls, config, context: RunContext, fit_on: _Inputs, t
             with _AUDIT.watching(watched) as opened:
                 try:
                     system = system_cls(config, context)
-                    system.features()
                     run.history = system.fit(fit_on.train, fit_on.valid)
                 finally:
                     run.opened = list(opened)
@@ -253,45 +257,6 @@ def _fit_and_predict(system_cls, config, context: RunContext, fit_on: _Inputs, t
         except Exception as exc:
             run.predict_error = one_line(exc)
     return run
-
-
-# --------------------------------------------------------------------------- the blinded copy
-
-
-def _blinded_copy(dataset, into: Path, seed: int):
-    """synth-mini as stored, copied under ``into`` with noise for its test audio and empty test annotations.
-
-    The copy keeps the generator's COMPLETE marker, so it is used as it is, never regenerated; its training and
-    validation files are byte-identical to the original's.
-    """
-    import soundfile as sf
-
-    target = Path(into) / dataset.name
-    shutil.copytree(dataset.root, target, ignore=shutil.ignore_patterns(HASH_MEMO))
-    blinded = type(dataset)(Path(into))
-    if hasattr(blinded, "is_present") and not blinded.is_present():
-        raise SedbenchError(f"the copy of {dataset.name} in {target} is not recognized as complete, so it would be "
-                            f"regenerated; the behavioural probe needs the copy as it is")
-    rng = np.random.default_rng(seed)
-    test = dataset.split(FOLD).test
-    test_ids = {clip.clip_id for clip in test}
-    for clip in test:
-        info = sf.info(str(clip.path))
-        shape = (info.frames,) if info.channels == 1 else (info.frames, info.channels)
-        sf.write(target / clip.clip_id, rng.uniform(-0.5, 0.5, shape), info.samplerate, subtype=info.subtype)
-        (target / "annotations" / f"{Path(clip.clip_id).stem}.txt").write_text("")
-    recipe_path = target / "recipe.json"  # synth's recipe also places every test event: blank those too
-    if recipe_path.is_file():
-        recipe = json.loads(recipe_path.read_text())
-        for relative, mixture in recipe.get("mixtures", {}).items():
-            if relative in test_ids:
-                mixture["placements"] = []
-        recipe_path.write_text(json.dumps(recipe, indent=1))
-    copied = blinded.split(FOLD)
-    if [c.clip_id for c in copied.test] != [c.clip_id for c in test] or any(c.events for c in copied.test):
-        raise SedbenchError(f"the blinded copy of {dataset.name} in {target} still has test annotations; "
-                            f"the validator expects synth's layout (annotations/<clip>.txt)")
-    return blinded
 
 
 # --------------------------------------------------------------------------- checks 1-6
@@ -344,109 +309,61 @@ def _shape_range(shapes: list[tuple]) -> str:
     return "(" + ", ".join(parts) + (",)" if len(parts) == 1 else ")")
 
 
-def _output_shape(outputs: list, test: list[FeatureClip], labels: tuple[str, ...], hop: float) -> tuple[str, str]:
-    """Check 4: (status, detail) for the output kind, shapes and dtypes (and event bounds)."""
-    n = len(labels)
+def _output_checks(outputs: list, test: list[FeatureClip], labels: tuple[str, ...],
+                   hop: float) -> list[tuple[str, str, str]]:
+    """Checks 4-6: (name, status, detail) from the contract's problems, the first problem of each check."""
+    first: dict[str, Problem] = {}
+    for problem in output_problems(outputs, test, labels):
+        first.setdefault(problem.check, problem)
     kinds = {type(o) for o in outputs}
-    if not kinds <= {FrameActivity, Detections, ClipTags}:
-        other = next(k for k in kinds if k not in (FrameActivity, Detections, ClipTags))
-        return FAIL, f"predict must return FrameActivity, Detections or ClipTags objects, got {other.__name__}"
-    if len(kinds) > 1:
-        return FAIL, f"outputs mix kinds ({', '.join(sorted(k.__name__ for k in kinds))}); return one kind"
-    kind = kinds.pop()
+    results = []
+    for name, summary in (("output shape", lambda: _shape_summary(outputs, labels, hop)),
+                          ("hop", lambda: _hop_summary(outputs, test)),
+                          ("probabilities", lambda: _probability_summary(outputs))):
+        if name in first:
+            results.append((name, FAIL, first[name].detail))
+        elif name == "hop" and kinds != {FrameActivity}:
+            results.append((name, SKIP, f"applies to FrameActivity outputs; these are {kinds_text(outputs)}"))
+        elif name == "probabilities" and not kinds <= {FrameActivity, ClipTags}:
+            results.append((name, SKIP, f"applies to probabilities; these outputs are {kinds_text(outputs)}"))
+        else:
+            results.append((name, PASS, summary()))
+    return results
+
+
+def _shape_summary(outputs: list, labels: tuple[str, ...], hop: float) -> str:
+    kind = type(outputs[0])
     if kind is Detections:
-        count = 0
-        for output, clip in zip(outputs, test):
-            where = f"clip {clip.clip_id}"
-            for event in output.events:
-                if not isinstance(event, Event):
-                    return FAIL, f"{where}: Detections must hold Event objects, got {type(event).__name__}"
-                if event.label not in labels:
-                    return FAIL, f"{where}: label {event.label!r} is not one of {', '.join(labels)}"
-                if not (math.isfinite(event.onset) and math.isfinite(event.offset)):
-                    return FAIL, f"{where}: event {event} has a time that is not finite"
-                if not 0 <= event.onset <= event.offset <= clip.duration + hop:
-                    return FAIL, (f"{where}: event {event} breaks 0 <= onset <= offset <= {clip.duration:.3f} s "
-                                  f"(the clip's duration, + {hop:g} s)")
-                count += 1
-            if output.tokens is not None:
-                problem = check_timed_tokens(output.tokens, labels, where)
-                if problem:
-                    return FAIL, problem
+        events = sum(len(o.events) for o in outputs)
         tokens = sum(o.tokens is not None for o in outputs)
-        return PASS, (f"Detections: {count} events over {len(outputs)} clips, labels from the {n}-label list, "
-                      f"finite 0 <= onset <= offset <= clip duration (+ {hop:g} s)"
-                      + (f"; decoded tokens on {tokens} clips" if tokens else ""))
-    shapes, dtypes = [], set()
-    for output, clip in zip(outputs, test):
-        where = f"clip {clip.clip_id}"
-        p = np.asarray(output.probabilities)
-        expected = f"(frames, {n})" if kind is FrameActivity else f"({n},)"
-        right = (p.ndim == 2 and p.shape[1] == n) if kind is FrameActivity else p.shape == (n,)
-        if not right:
-            return FAIL, f"{where}: expected {kind.__name__} probabilities of shape {expected}, got {p.shape}"
-        if not np.issubdtype(p.dtype, np.floating):
-            return FAIL, f"{where}: expected floating-point probabilities, got dtype {p.dtype}"
-        if kind is FrameActivity and output.tags is not None:
-            tags = np.asarray(output.tags)
-            if tags.shape != (n,) or not np.issubdtype(tags.dtype, np.floating):
-                return FAIL, f"{where}: expected floating clip tags of shape ({n},), got {tags.dtype} {tags.shape}"
-        shapes.append(p.shape)
-        dtypes.add(str(p.dtype))
+        return (f"Detections: {events} events over {len(outputs)} clips, labels from the {len(labels)}-label list, "
+                f"finite 0 <= onset <= offset <= clip duration (+ {hop:g} s)"
+                + (f"; decoded tokens on {tokens} clips" if tokens else ""))
+    shapes = [np.asarray(o.probabilities).shape for o in outputs]
+    dtypes = sorted({str(np.asarray(o.probabilities).dtype) for o in outputs})
     tagged = kind is FrameActivity and any(o.tags is not None for o in outputs)
-    return PASS, (f"{kind.__name__}: {'/'.join(sorted(dtypes))} probabilities {_shape_range(shapes)} "
-                  f"for each of {len(outputs)} clips" + (f", clip tags ({n},)" if tagged else ""))
+    return (f"{kind.__name__}: {'/'.join(dtypes)} probabilities {_shape_range(shapes)} for each of {len(outputs)} "
+            f"clips" + (f", clip tags ({len(labels)},)" if tagged else ""))
 
 
-def _hop(outputs: list, test: list[FeatureClip]) -> tuple[str, str]:
-    """Check 5 (FrameActivity only): the frame grid covers the clip within one frame, the runner's rule."""
-    kinds = {type(o) for o in outputs}
-    if kinds != {FrameActivity}:
-        return SKIP, f"applies to FrameActivity outputs; these are {', '.join(sorted(k.__name__ for k in kinds))}"
-    hops, covered = set(), []
-    for output, clip in zip(outputs, test):
-        where = f"clip {clip.clip_id}"
-        hop = output.hop_seconds
-        if not isinstance(hop, (int, float)) or not math.isfinite(hop) or hop <= 0:
-            return FAIL, f"{where}: hop_seconds must be a positive number of seconds, got {hop!r}"
-        p = np.asarray(output.probabilities)
-        if p.ndim < 1:
-            return FAIL, f"{where}: probabilities have no frame axis (shape {p.shape})"
-        expected = math.ceil(round(clip.duration / hop, 6))
-        if abs(p.shape[0] - expected) > 1:
-            return FAIL, (f"{where}: {p.shape[0]} frames x {hop:g} s = {p.shape[0] * hop:.3f} s, but the clip is "
-                          f"{clip.duration:.3f} s long (expected {expected} ± 1 frames)")
-        hops.add(hop)
-        covered.append((p.shape[0], expected, clip.duration))
-    frames, expected, duration = covered[0]
-    return PASS, (f"hop {'/'.join(f'{h:g}' for h in sorted(hops))} s; e.g. {frames} frames cover "
-                  f"{frames * min(hops):.3f} s of a {duration:.3f} s clip (expected {expected} ± 1); "
-                  f"all {len(covered)} clips within one frame")
+def _hop_summary(outputs: list, test: list[FeatureClip]) -> str:
+    hops = sorted({o.hop_seconds for o in outputs})
+    frames = np.asarray(outputs[0].probabilities).shape[0]
+    duration = test[0].duration
+    expected = expected_frames(duration, outputs[0].hop_seconds)
+    return (f"hop {'/'.join(f'{h:g}' for h in hops)} s; e.g. {frames} frames cover {frames * hops[0]:.3f} s of a "
+            f"{duration:.3f} s clip (expected {expected} ± 1); all {len(outputs)} clips within one frame")
 
 
-def _probabilities(outputs: list, test: list[FeatureClip]) -> tuple[str, str]:
-    """Check 6: finite and in [0, 1], frame probabilities and clip tags alike."""
-    kinds = {type(o) for o in outputs}
-    if not kinds <= {FrameActivity, ClipTags}:
-        return SKIP, f"applies to probabilities; these outputs are {', '.join(sorted(k.__name__ for k in kinds))}"
-    low, high, values = math.inf, -math.inf, 0
-    for output, clip in zip(outputs, test):
-        arrays = [("probability", output.probabilities)]
-        if isinstance(output, FrameActivity) and output.tags is not None:
-            arrays.append(("clip tag", output.tags))
-        for what, array in arrays:
-            p = np.asarray(array, dtype=np.float64)
-            bad = int(np.size(p) - np.count_nonzero(np.isfinite(p)))
-            if bad:
-                return FAIL, f"clip {clip.clip_id}: {bad} of {p.size} {what} values are NaN or infinite"
-            if p.size and (p.min() < 0 or p.max() > 1):
-                outside = int(np.count_nonzero((p < 0) | (p > 1)))
-                return FAIL, (f"clip {clip.clip_id}: {outside} of {p.size} {what} values lie outside [0, 1] "
-                              f"(range [{p.min():g}, {p.max():g}])")
-            if p.size:
-                low, high = min(low, p.min()), max(high, p.max())
-            values += p.size
-    return PASS, f"{values} values over {len(outputs)} clips, all finite, range [{low:.4g}, {high:.4g}]"
+def _probability_summary(outputs: list) -> str:
+    arrays = [np.asarray(o.probabilities, dtype=np.float64) for o in outputs]
+    arrays += [np.asarray(o.tags, dtype=np.float64) for o in outputs if isinstance(o, FrameActivity)
+               and o.tags is not None]
+    values = [a for a in arrays if a.size]
+    low = min(a.min() for a in values) if values else math.inf
+    high = max(a.max() for a in values) if values else -math.inf
+    return (f"{sum(a.size for a in arrays)} values over {len(outputs)} clips, all finite, "
+            f"range [{low:.4g}, {high:.4g}]")
 
 
 # --------------------------------------------------------------------------- comparing two runs
@@ -538,15 +455,27 @@ def _compare(first: list, second: list, test: list[FeatureClip]) -> _Difference:
 # --------------------------------------------------------------------------- the validator
 
 
-def validate_system(system: str, profile: str = "quick", overrides: dict[str, str] | None = None, seed: int = 0,
+def validation_dataset() -> type:
+    """The registered dataset systems are validated on: the first that declares ``validation_fixture``."""
+    for name in registry.datasets.names():
+        try:
+            cls = registry.datasets.get(name)
+        except SedbenchError:  # a broken plugin is not the fixture
+            continue
+        if cls.validation_fixture and cls.label_kind is LabelKind.STRONG:
+            return cls
+    raise SedbenchError("no registered dataset is declared as the validation fixture (Dataset.validation_fixture)")
+
+
+def validate_system(system: str, profile: str = DEFAULT_PROFILE, overrides: dict[str, str] | None = None, seed: int = 0,
                     data_dir: Path | None = None, cache_dir: Path | None = None, device: str = "auto",
                     log: Callable[[str], None] = print) -> list[Check]:
-    """Run ``system`` on synth-mini and check the interface contract; one ``Check`` per check, in order.
+    """Run ``system`` on the validation dataset and check the interface contract; one ``Check`` per check.
 
     Raises SedbenchError (one sentence) only for the caller's mistakes: an unknown system, a bad ``--set``, an
     unknown device, or a dataset that cannot be prepared. Everything the system does wrong is a FAIL line.
     """
-    from sedbench.training.frames import resolve_device, seed_everything  # torch only once a system runs
+    from sedbench.training.common import resolve_device, seed_everything  # torch only once a system runs
 
     system_cls = registry.systems.get(system)
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -567,34 +496,35 @@ def validate_system(system: str, profile: str = "quick", overrides: dict[str, st
     if problem:
         add("interface", FAIL, problem)
         return skip_rest("the interface check failed")
+    dataset_cls = validation_dataset()
     try:
-        build_config(system_cls, profile, dataset=DATASET)
+        build_config(system_cls, profile, dataset=dataset_cls.name)
     except Exception as exc:
         add("interface", FAIL, f"profile {profile!r} does not build a {system_cls.Config.__name__}: {one_line(exc)}")
         return skip_rest("the interface check failed")
-    config = build_config(system_cls, profile, overrides, dataset=DATASET)  # a bad --set is the caller's error
+    config = build_config(system_cls, profile, overrides, dataset=dataset_cls.name)  # a bad --set: the caller's error
 
-    dataset = registry.datasets.get(DATASET)(data_dir)
+    dataset = dataset_cls(data_dir)
     dataset.prepare()
     labels = tuple(dataset.labels)
     context = RunContext(labels=labels, seed=seed, device=device, log=log, checkpoints=NO_CHECKPOINTS)
     seed_everything(seed)
     try:
-        spec = system_cls(config, context).features()
+        spec = system_cls.features(config)
     except Exception as exc:
-        add("interface", FAIL, f"building the system or calling features() raised {one_line(exc)}")
+        add("interface", FAIL, f"calling features() raised {one_line(exc)}")
         return skip_rest("the interface check failed")
     problem = _spec_problem(spec)
     if problem:
         add("interface", FAIL, problem)
         return skip_rest("the interface check failed")
-    log(f"validate: features of {DATASET} ({type(spec).__name__}, hop {spec.frame_hop:g} s)")
+    log(f"validate: features of {dataset.name} ({type(spec).__name__}, hop {spec.frame_hop:g} s)")
     try:
         original = _inputs(dataset, spec, cache_dir, labels)
     except Exception as exc:
         add("interface", FAIL, f"extracting the features of {type(spec).__name__} raised {one_line(exc)}")
         return skip_rest("the interface check failed")
-    dims = _shape_range([original.raw[c.clip_id].shape[1:] for c in original.split.test])
+    dims = _shape_range([original.prepared.raw[c.clip_id].shape[1:] for c in original.split.test])
     settings = _count(len(dataclasses.fields(system_cls.Config)), "setting")
     add("interface", PASS,
         f"{system_cls.__name__} subclasses System; name {system_cls.name!r}, paper {system_cls.paper.key}, "
@@ -634,19 +564,8 @@ def validate_system(system: str, profile: str = "quick", overrides: dict[str, st
     add("predict", PASS, f"returned a {type(outputs).__name__} of {len(outputs)} outputs for {len(test)} test clips")
 
     # 4-6. the outputs
-    for name, judge in (("output shape", lambda: _output_shape(outputs, test, labels, spec.frame_hop)),
-                        ("hop", lambda: _hop(outputs, test)),
-                        ("probabilities", lambda: _probabilities(outputs, test))):
-        try:
-            add(name, *judge())
-        except Exception as exc:
-            add(name, FAIL, f"the outputs could not be inspected: {one_line(exc)}")
-    if all(c.status != FAIL for c in checks[-3:]):
-        try:  # the validator's split rules must never pass what the runner refuses
-            for output, clip in zip(outputs, test):
-                check_output(output, clip, labels, system)
-        except SystemOutputError as exc:
-            checks[-3] = Check("output shape", FAIL, f"sedbench.pipeline.runner.check_output refused an output: {exc}")
+    for name, status, detail in _output_checks(outputs, test, labels, spec.frame_hop):
+        add(name, status, detail)
     comparable = {type(o) for o in outputs} <= {FrameActivity, Detections, ClipTags}
 
     # 7. determinism
@@ -706,12 +625,12 @@ def _behavioural_probe(system_cls, config, context, dataset, spec, labels, origi
                        cache_dir: Path, seed: int, log) -> tuple[str, bool, list[str]]:
     """Fit on the blinded copy, predict the original test features: (detail, failed, files fit opened)."""
     with tempfile.TemporaryDirectory(prefix="sedbench-validate-") as scratch:
-        log(f"validate: fit on a copy of {DATASET} with noise as test audio and no test annotations")
-        blinded = _blinded_copy(dataset, Path(scratch) / "data", seed)
+        log(f"validate: fit on a copy of {dataset.name} with noise as test audio and no test annotations")
+        blinded = dataset.blinded_copy(Path(scratch) / "data", FOLD, seed)
         _seed_copy_cache(dataset, blinded, spec, cache_dir, Path(scratch) / "cache")
         copy = _inputs(blinded, spec, Path(scratch) / "cache", labels, with_test=False)  # it predicts the original
         run = _fit_and_predict(system_cls, config, context, copy, original.test, original.watched + copy.watched)
-    probe = (f"behavioural probe: fit on a copy of {DATASET} with noise for its {len(original.test)} test "
+    probe = (f"behavioural probe: fit on a copy of {dataset.name} with noise for its {len(original.test)} test "
              f"recordings and empty test annotations")
     if not run.complete:
         return f"{probe} raised {run.fit_error or run.predict_error}", True, run.opened

@@ -1,7 +1,7 @@
 """The static leaderboard page: one self-contained HTML file built from run records.
 
-Tables come from the same summaries as `sedbench report` (report.summarize,
-report.compare_with_paper), so the page and the Markdown/CSV never disagree.
+Tables come from the same summaries as `sedbench report` (summary.summarize,
+papers.tables.compare_with_paper), so the page and the Markdown/CSV never disagree.
 CSS, JavaScript and the SVG figures are inline: the page opens from disk with
 no server and no network. Everything user-provided is escaped by jinja2.
 """
@@ -19,12 +19,12 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from sedbench.papers.published import format_delta, format_published, published_papers
+from sedbench.papers.tables import ComparedDataset, PaperComparison, compare_with_paper
+from sedbench.pipeline.record import PACKAGES, RunRecord
+
 from . import plots
-from sedbench.pipeline.record import PACKAGES
-from .report import (
-    LOWER_IS_BETTER, ComparedDataset, PaperComparison, RecordRef, Row, columns, compare_with_paper, digits,
-    format_cell, format_delta, format_published, pitch_shifts, published_papers, summarize,
-)
+from .summary import LOWER_IS_BETTER, RecordRef, Row, columns, digits, format_cell, pitch_shifts, summarize
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -114,25 +114,17 @@ def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None) -> 
     return lines
 
 
-def _row_key(record: dict) -> tuple:
-    return record["dataset"]["name"], record["system"]["name"], record["profile"], record["config_hash"]
-
-
-def _series(rows: list[Row], records: list[dict]) -> plots.Series:
-    by_row: dict[tuple, list[dict]] = {}
-    for record in records:
-        by_row.setdefault(_row_key(record), []).append(record)
+def _series(rows: list[Row]) -> plots.Series:
     series = []
     for row in rows:
-        members = sorted(by_row.get((row.dataset, row.system, row.profile, row.config_hash), []),
-                         key=lambda r: (r["fold"], r["seed"]))
+        members = sorted(row.runs, key=lambda r: (r.fold, r.seed))
         name = row.system if sum(r.system == row.system for r in rows) == 1 else f"{row.system} ({row.profile})"
         series.append((name, members))
     return series
 
 
-def _plots(rows: list[Row], records: list[dict]) -> list[tuple[str, str, Markup]]:
-    series = _series(rows, records)
+def _plots(rows: list[Row]) -> list[tuple[str, str, Markup]]:
+    series = _series(rows)
     figures = [
         ("Event activity: ground truth and system outputs", plots.activity(series),
          "Reference events and each system's detected events (after post-processing) over the excerpt kept in its "
@@ -146,20 +138,19 @@ def _plots(rows: list[Row], records: list[dict]) -> list[tuple[str, str, Markup]
     return [(title, caption, Markup(svg)) for title, svg, caption in figures if svg]
 
 
-def build_sections(records: list[dict], page_dir: Path | None = None) -> list[Section]:
+def build_sections(records: list[RunRecord], page_dir: Path | None = None) -> list[Section]:
     rows = summarize(records)
     comparisons = [compare_with_paper(rows, paper) for paper in published_papers()]
     sections, taken = [], set()
     for dataset in sorted({row.dataset for row in rows}):
         members = [row for row in rows if row.dataset == dataset]
         metrics = columns(members)
-        dataset_records = [r for r in records if r["dataset"]["name"] == dataset]
-        labels = next((list(r["dataset"].get("labels", [])) for r in dataset_records), [])
+        labels = next((list(r.dataset.labels) for r in records if r.dataset.name == dataset), [])
         sections.append(Section(
             name=dataset, slug=_slug(dataset, taken), labels=labels, metrics=metrics,
             lines=_lines(members, metrics, page_dir), shifts=pitch_shifts(members),
             comparisons=[(c, d) for c in comparisons for d in c.datasets if d.dataset == dataset],
-            plots=_plots(members, dataset_records),
+            plots=_plots(members),
         ))
     return sections
 
@@ -171,7 +162,7 @@ def _delta_class(delta: float | None, metric: str) -> str:
     return "delta-pos" if better else "delta-neg"
 
 
-def render(records: list[dict], page_dir: Path | None = None) -> str:
+def render(records: list[RunRecord], page_dir: Path | None = None) -> str:
     """The page as a string; record links are made relative to page_dir (where the page will be written)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True,
                                                                                        default_for_string=True))
@@ -183,7 +174,7 @@ def render(records: list[dict], page_dir: Path | None = None) -> str:
     )
 
 
-def write_leaderboard(records: list[dict], path: Path) -> Path:
+def write_leaderboard(records: list[RunRecord], path: Path) -> Path:
     """Render and replace the page atomically: a reader never sees half a page."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

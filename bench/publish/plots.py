@@ -12,10 +12,12 @@ import math
 
 import numpy as np
 
-Series = list[tuple[str, list[dict]]]  # (row name, that row's records)
+from sedbench.pipeline.record import RunRecord
+
+Series = list[tuple[str, list[RunRecord]]]  # (row name, that row's records)
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # no display: figures are only written to SVG
@@ -27,8 +29,8 @@ def _pyplot():
     return plt
 
 
-def _svg(fig) -> str:
-    plt = _pyplot()
+def svg_text(fig) -> str:
+    plt = pyplot()
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
@@ -36,8 +38,8 @@ def _svg(fig) -> str:
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inside HTML
 
 
-def _colors(n: int) -> list:
-    plt = _pyplot()
+def colors(n: int) -> list:
+    plt = pyplot()
     cmap = plt.get_cmap("tab10")
     return [cmap(i % 10) for i in range(n)]
 
@@ -49,7 +51,7 @@ def activity(series: Series) -> str | None:
     """
     excerpts = []
     for name, records in series:
-        excerpt = next((r.get("excerpt") for r in records if r.get("excerpt")), None)
+        excerpt = next((r.excerpt for r in records if r.excerpt), None)
         if excerpt:
             excerpts.append((name, excerpt))
     if not excerpts:
@@ -61,14 +63,14 @@ def activity(series: Series) -> str | None:
     labels = sorted({label for _, events in panels for _, _, label in events})
     if not labels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     height = 0.16 * len(labels) + 0.35
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, height * len(panels) + 0.6), sharex=True, squeeze=False)
-    colors = dict(zip(labels, _colors(len(labels))))
+    label_colors = dict(zip(labels, colors(len(labels))))
     for ax, (title, events) in zip(axes[:, 0], panels):
         for onset, offset, label in events:
             ax.broken_barh([(onset, max(offset - onset, 1e-3))], (labels.index(label) - 0.4, 0.8),
-                           color=colors[label], linewidth=0)
+                           color=label_colors[label], linewidth=0)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.set_ylim(-0.6, len(labels) - 0.4)
         ax.invert_yaxis()
@@ -77,13 +79,12 @@ def activity(series: Series) -> str | None:
     axes[-1, 0].set_xlim(start, end)
     axes[-1, 0].set_xlabel(f"time (s) in {clip}")
     fig.tight_layout()
-    return _svg(fig)
+    return svg_text(fig)
 
 
-def _class_f1(record: dict) -> dict[str, float]:
-    metrics = record.get("metrics", {})
-    level = metrics.get("frame") or metrics.get("tags") or {}
-    return {label: values["F1"] for label, values in level.get("class_wise", {}).items()
+def _class_f1(record: RunRecord) -> dict[str, float]:
+    level = "frame" if record.metrics.get("frame") else "tags"
+    return {label: values["F1"] for label, values in record.class_scores(level).items()
             if values.get("F1") is not None and not math.isnan(values["F1"])}
 
 
@@ -100,11 +101,11 @@ def class_wise_f1(series: Series) -> str | None:
     if not table:
         return None
     labels = sorted({label for _, values in table for label in values})
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.22 * len(labels) * max(len(table), 2) / 2 + 1.2))
     width = 0.8 / len(table)
     positions = np.arange(len(labels))
-    for i, ((name, values), color) in enumerate(zip(table, _colors(len(table)))):
+    for i, ((name, values), color) in enumerate(zip(table, colors(len(table)))):
         ax.barh(positions + i * width - 0.4 + width / 2, [values.get(label, np.nan) for label in labels],
                 height=width, color=color, label=name)
     ax.set_yticks(positions, labels, fontsize=7)
@@ -114,20 +115,19 @@ def class_wise_f1(series: Series) -> str | None:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right", frameon=False)
     fig.tight_layout()
-    return _svg(fig)
+    return svg_text(fig)
 
 
 def training_curves(series: Series) -> str | None:
     """Validation F1_frm and training loss per epoch, one line per record (seeds share their system's colour)."""
-    curves = [(name, [r["history"] for r in records if isinstance(r.get("history"), dict)
-                      and r["history"].get("epoch") and r["history"].get("valid_F1_frm")])
+    curves = [(name, [r.history for r in records if r.history.get("epoch") and r.history.get("valid_F1_frm")])
               for name, records in series]
     curves = [(name, histories) for name, histories in curves if histories]
     if not curves:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, (f1_ax, loss_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
-    for (name, histories), color in zip(curves, _colors(len(curves))):
+    for (name, histories), color in zip(curves, colors(len(curves))):
         for i, history in enumerate(histories):
             label = name if i == 0 else None
             f1_ax.plot(history["epoch"], history["valid_F1_frm"], color=color, linewidth=1, alpha=0.85, label=label)
@@ -141,4 +141,4 @@ def training_curves(series: Series) -> str | None:
         ax.grid(alpha=0.3)
     f1_ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    return _svg(fig)
+    return svg_text(fig)

@@ -10,10 +10,7 @@ weights restored.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
-import os
-import random
 import time
 from dataclasses import dataclass
 from typing import ClassVar
@@ -22,27 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.pipeline.checkpoints import NO_CHECKPOINTS
+from sedbench.core.config import Range
 from sedbench.core.data import FeatureClip
 from sedbench.core.errors import ConfigError, SedbenchError
-from sedbench.core.system import Range
+from sedbench.core.system import NO_CHECKPOINTS
 
-
-def resolve_device(requested: str) -> str:
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise SedbenchError("--device cuda was requested but PyTorch sees no CUDA device; use --device cpu or auto")
-    if requested not in ("cpu", "cuda"):
-        raise SedbenchError(f"--device must be auto, cpu or cuda, got {requested!r}")
-    return requested
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+from .common import count_parameters, restore_training, training_state
+from .early_stopping import EarlyStopping
 
 
 class SequenceSampler:
@@ -131,7 +114,7 @@ class FrameModelTrainer:
         loss_fn = nn.BCEWithLogitsLoss()  # sigmoid + binary cross-entropy, numerically stable
         history = {"epoch": [], "train_loss": [], "valid_F1_frm": [], "valid_ER_frm": [], "seconds": [],
                    "train_seconds": [], "valid_seconds": [], "steps": []}
-        best_score, best_epoch, best_state = -1.0, -1, None
+        stopper = EarlyStopping(mode="max", patience=s.patience)  # F1_frm >= 0: the first epoch always improves
         generator = torch.Generator().manual_seed(int(torch.initial_seed() % (2**63)))
         first_epoch = 0
         resumable = {"model": self.model, "optimizer": optimizer, "scaler": self.scaler, "generator": generator}
@@ -139,7 +122,7 @@ class FrameModelTrainer:
         if resumed is not None:  # a killed run: continue from the end of its last finished epoch
             restore_training(resumed, resumable)
             history, first_epoch = resumed["history"], resumed["epoch"]
-            best_score, best_epoch, best_state = resumed["best_score"], resumed["best_epoch"], resumed["best_state"]
+            stopper.restore(resumed)
             self.log(f"resumed from the checkpoint after epoch {first_epoch}")
         pin = self.device.type == "cuda"
         for epoch in range(first_epoch, s.max_epochs):
@@ -174,25 +157,20 @@ class FrameModelTrainer:
             history["valid_F1_frm"].append(f1)
             history["valid_ER_frm"].append(er)
             history["seconds"].append(time.perf_counter() - started)
-            improved = f1 > best_score
-            if improved:
-                best_score, best_epoch = f1, epoch
-                best_state = copy.deepcopy(self.model.state_dict())
+            improved = stopper.update(epoch, f1, self.model)
             self.log(
                 f"epoch {epoch + 1:3d}  loss {history['train_loss'][-1]:.4f}  valid F1_frm {f1:5.1f}  "
                 f"ER_frm {er:.3f}{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)"
             )
-            stop = epoch - best_epoch >= s.patience
+            stop = stopper.should_stop(epoch)
             if not stop and epoch + 1 < s.max_epochs:
-                self.checkpoints.save(training_state(epoch + 1, resumable, history=history, best_score=best_score,
-                                                     best_epoch=best_epoch, best_state=best_state))
+                self.checkpoints.save(training_state(epoch + 1, resumable, history=history, **stopper.state()))
             if stop:
-                self.log(f"early stop: no improvement for {s.patience} epochs; best epoch {best_epoch + 1}")
+                self.log(f"early stop: no improvement for {s.patience} epochs; best epoch {stopper.best_epoch + 1}")
                 break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        history["best_epoch"] = best_epoch + 1
-        history["best_valid_F1_frm"] = best_score
+        stopper.restore_best(self.model)
+        history["best_epoch"] = stopper.best_epoch + 1
+        history["best_valid_F1_frm"] = stopper.best
         return history
 
     @torch.no_grad()
@@ -222,27 +200,6 @@ class FrameModelTrainer:
             counter.evaluate_rolls(clip.targets > 0.5, probabilities > self.settings.threshold)
         f1 = counter.overall_f_measure()["f_measure"]
         return (0.0 if math.isnan(f1) else 100 * f1), counter.overall_error_rate()["error_rate"]
-
-
-def training_state(epoch: int, parts: dict, **bookkeeping) -> dict:
-    """A training loop's checkpoint: epochs done, each part's state (model, optimizer, scaler, scheduler: their
-    state dicts; a data-order ``torch.Generator``: its state) and the loop's own values (history, best so far)."""
-    states = {name: part.get_state() if isinstance(part, torch.Generator) else part.state_dict()
-              for name, part in parts.items()}
-    return {"epoch": epoch, **states, **bookkeeping}
-
-
-def restore_training(state: dict, parts: dict) -> None:
-    """Put the parts back as ``training_state`` saved them; the caller takes its own values from ``state``."""
-    for name, part in parts.items():
-        if isinstance(part, torch.Generator):
-            part.set_state(state[name])
-        else:
-            part.load_state_dict(state[name])
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")  # what FrameModelTrainer runs in (autocast dtypes)
@@ -285,14 +242,15 @@ class FrameTorchSystem:
     def build_model(cls, config, n_classes: int) -> nn.Module:
         raise NotImplementedError
 
-    def features(self):
+    @classmethod
+    def features(cls, config):
         from sedbench.core.features import LogMelSpec
 
-        return LogMelSpec(sample_rate=self.config.sample_rate, n_mels=self.config.n_mels)
+        return LogMelSpec(sample_rate=config.sample_rate, n_mels=config.n_mels)
 
     @classmethod
-    def count_parameters(cls, config, n_classes: int) -> int:
-        return count_parameters(cls.build_model(config, n_classes))
+    def parameter_count(cls, config, labels) -> int:
+        return count_parameters(cls.build_model(config, len(labels)))
 
     def _trainer(self) -> FrameModelTrainer:
         if getattr(self, "trainer", None) is None:
@@ -307,14 +265,11 @@ class FrameTorchSystem:
                                              checkpoints=self.context.checkpoints)
         return self.trainer
 
-    def parameter_count(self) -> int:
-        return count_parameters(self._trainer().model)
-
     def fit(self, train: list[FeatureClip], valid: list[FeatureClip]) -> dict:
         return self._trainer().fit(train, valid)
 
     def predict(self, clips: list[FeatureClip]):
-        from sedbench.core.data import FrameActivity
+        from sedbench.core.outputs import FrameActivity
 
-        hop = self.features().frame_hop
+        hop = self.features(self.config).frame_hop
         return [FrameActivity(np.asarray(p, dtype=np.float32), hop) for p in self._trainer().predict(clips)]

@@ -1,0 +1,58 @@
+"""The ``sedbench`` command line: one small module per subcommand, assembled here."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import typer
+
+from sedbench import __version__
+from sedbench.core.errors import SedbenchError
+
+from . import datasets, weights
+from .benchmark import benchmark
+from .listing import list_entries
+from .report import leaderboard, report
+from .run import run, status
+from .score import score
+from .search import search
+from .synthesize import synthesize
+from .validate import validate
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Benchmark harness for polyphonic sound event detection.",
+)
+for command in (run, status, search):
+    app.command()(command)
+app.command("list")(list_entries)
+for command in (report, score, synthesize, leaderboard, benchmark):
+    app.command()(command)
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(weights.app, name="weights")
+app.command()(validate)
+
+
+@app.command()
+def version() -> None:
+    """Print the sedbench version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    try:
+        app()
+    except SedbenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

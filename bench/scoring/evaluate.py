@@ -1,0 +1,66 @@
+"""Checked outputs -> post-processing -> metrics: the scores, headline and estimated events of one test set.
+
+What is computed follows the output kind and the dataset's task: frame probabilities are thresholded (and
+median-filtered) into events; events are scored with sed_eval's segment and event metrics (plus the legacy
+scene-averaged F1 when clips have scenes, the DCASE2017 task 2 scores for rare-event datasets, the token error
+rate when a system returns decoded tokens); clip tags and frame outputs that carry tags with the tagging metrics.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Callable, ContextManager
+
+import numpy as np
+
+from sedbench.core.data import AudioClip, Event, Task
+from sedbench.core.outputs import ClipTags, Detections, FrameActivity
+from sedbench.core.tokens import boundary_tokens
+
+from . import metrics
+from .postprocess import PostProcessing
+
+Timer = Callable[[str], ContextManager]
+
+
+def _untimed(phase: str) -> ContextManager:
+    return nullcontext()
+
+
+def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...], post: PostProcessing,
+                  settings: metrics.MetricSettings, backend: str, task: Task,
+                  timer: Timer = _untimed) -> tuple[dict, dict, dict[str, list[Event]] | None]:
+    """(scores, headline, estimated events per clip) of outputs that passed ``sedbench.core.outputs``' checks;
+    tags have no events (None). ``timer(phase)`` times the "postprocess" and "metrics" phases."""
+    if outputs and all(isinstance(o, ClipTags) for o in outputs):
+        with timer("metrics"):
+            tags = metrics.score_tags({c.clip_id: c.label_set for c in clips},
+                                      {c.clip_id: np.asarray(o.probabilities) for c, o in zip(clips, outputs)},
+                                      list(labels), threshold=post.threshold)
+        return {"tags": tags}, metrics.tag_headline(tags), None
+    with timer("postprocess"):
+        estimates = {}
+        for clip, out in zip(clips, outputs):
+            if isinstance(out, Detections):
+                estimates[clip.clip_id] = sorted(out.events, key=lambda e: (e.onset, e.label))
+            else:
+                estimates[clip.clip_id] = post.events(out.probabilities, out.hop_seconds, labels, clip.duration)
+    scenes = {c.clip_id: c.scene for c in clips}
+    references = {c.clip_id: c.events for c in clips}
+    with timer("metrics"):
+        scores = metrics.score(references, estimates, {c.clip_id: c.duration for c in clips},
+                               list(labels), settings, backend=backend,
+                               scenes=scenes if clips and None not in scenes.values() else None)
+        if task is Task.RARE_EVENTS:
+            scores["rare"] = metrics.score_rare_events(references, estimates, list(labels),
+                                                       {c.clip_id: c.target_class for c in clips})
+        if outputs and all(isinstance(o, Detections) and o.tokens is not None for o in outputs):
+            scores["transcription"] = metrics.token_error_rate(
+                {c.clip_id: boundary_tokens(c.events, labels) for c in clips},
+                {c.clip_id: [t.token for t in o.tokens] for c, o in zip(clips, outputs)},
+            )
+        if outputs and all(isinstance(o, FrameActivity) and o.tags is not None for o in outputs):
+            scores["tags"] = metrics.score_tags({c.clip_id: c.label_set for c in clips},
+                                                {c.clip_id: np.asarray(o.tags) for c, o in zip(clips, outputs)},
+                                                list(labels), threshold=post.threshold)
+    return scores, metrics.headline(scores), estimates
