@@ -31,7 +31,7 @@ from sedbench.datatools.annotations import read_annotation_file, read_list_file,
 from sedbench.datatools.synthesis import SOUND_CLASSES, MixingRecipe, mix, render_instance
 from sedbench.papers.citations import CAKIR2017
 
-GENERATOR_VERSION = 1  # bump when the generated audio changes, so caches regenerate
+GENERATOR_VERSION = 2  # bump when the generated audio changes, so caches regenerate (2: float64 synthesis)
 
 PARTITIONS = ("train", "validate", "test")
 

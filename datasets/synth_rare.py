@@ -50,7 +50,7 @@ from sedbench.datatools.splits import hold_out_seeded
 from sedbench.datatools.synthesis import SOUND_CLASSES, _pink_noise, render_instance
 from sedbench.papers.citations import MESAROS2017
 
-GENERATOR_VERSION = 1  # bump when the generated sources change, so caches regenerate
+GENERATOR_VERSION = 2  # bump when the generated sources change, so caches regenerate (2: float64 synthesis)
 CLASSES = ("babycry", "glassbreak", "gunshot")
 SUBSETS = ("devtrain", "devtest")
 
@@ -172,10 +172,10 @@ def render_event(recipe: EventRecipe, rng: np.random.Generator, sample_rate: int
         start += int(rng.uniform(*recipe.spacing_seconds) * sample_rate)
         gain = 10 ** (rng.uniform(*recipe.later_gain_db) / 20)
         pieces.append((start, gain * render_instance(sound, rng, sample_rate)))
-    event = np.zeros(max(offset + piece.shape[0] for offset, piece in pieces), dtype=np.float32)
+    event = np.zeros(max(offset + piece.shape[0] for offset, piece in pieces), dtype=np.float64)
     for offset, piece in pieces:
         event[offset:offset + piece.shape[0]] += piece
-    return (event * (EVENT_PEAK / np.abs(event).max())).astype(np.float32)
+    return (event * (EVENT_PEAK / np.abs(event).max())).astype(np.float64)
 
 
 def render_background(rng: np.random.Generator, seconds: float, sample_rate: int) -> tuple[np.ndarray, list[dict]]:
@@ -197,7 +197,7 @@ def render_background(rng: np.random.Generator, seconds: float, sample_rate: int
                            "seconds": round(part.shape[0] / sample_rate, 3), "gain_db": round(gain_db, 2)})
     scale = BACKGROUND_RMS / (np.sqrt(np.mean(scene ** 2)) + 1e-12)
     scale = min(scale, 0.95 / (np.abs(scene).max() + 1e-12))
-    return (scene * scale).astype(np.float32), components
+    return (scene * scale).astype(np.float64), components
 
 
 def write_sources(root: Path, spec: RareSpec) -> dict:

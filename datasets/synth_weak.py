@@ -44,7 +44,7 @@ from sedbench.papers.citations import ADAVANNE2017
 
 from .synth import PARTITIONS, partition_counts, read_partitions, render_partition_instances
 
-GENERATOR_VERSION = 1  # bump when the generated audio changes, so caches regenerate
+GENERATOR_VERSION = 2  # bump when the generated audio changes, so caches regenerate (2: float64 synthesis)
 
 # One class track: 1-3 events of 1.5-5 s (fewer, shorter for the short classes) in the 10 s clip.
 TRACK_RECIPE = MixingRecipe(sample_rate=22050, mixture_seconds=10.0, segment_seconds=(1.5, 5.0),
@@ -123,7 +123,7 @@ def chosen_classes(spec: WeakSynthSpec, number: int) -> list[str]:
 
 def weak_mixture(instances: dict[str, list[np.ndarray]], spec: WeakSynthSpec, number: int):
     """(audio, events, placements) of clip ``number``: the sum of one single-class track per chosen class."""
-    audio = np.zeros(int(round(spec.recipe.mixture_seconds * spec.recipe.sample_rate)), dtype=np.float32)
+    audio = np.zeros(int(round(spec.recipe.mixture_seconds * spec.recipe.sample_rate)), dtype=np.float64)
     events, placements = [], []
     for label in chosen_classes(spec, number):
         rng = np.random.default_rng([spec.seed, 2, number, spec.labels.index(label)])
