@@ -63,7 +63,7 @@ from sedbench.core.tokens import TimedToken, boundary_tokens, token_vocabulary, 
 from sedbench.papers.citations import WANG2017
 from sedbench.systems.soundnet_weights import SOUNDNET_WEIGHTS
 from sedbench.training.common import restore_training, training_state
-from sedbench.training.early_stopping import EarlyStopping
+from sedbench.training.early_stopping import PLATEAU_EPOCHS, EarlyStopping
 
 SOUNDNET_DIMS = 256  # conv5 and pool5 maps
 SOUNDNET_HOP = 2048  # samples at 22,050 Hz between SoundNet conv5 frames (10.77 Hz)
@@ -85,10 +85,14 @@ class CTCConfig:
     decay_patience: int = 5  # epochs without a new minimum validation TER before the rate decays
     gradient_clip: float = 0.0  # off, as the paper
     epochs: int = 200
+    patience: int | None = None  # stop once the validation TER has not fallen for this many epochs; the last weights
+    # are kept, as the paper keeps them (None: the paper's fixed epochs)
     batch_size: int = 5
     sequence_frames: int = 500
 
     def check(self) -> None:
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"setting 'patience' must be at least 1 (or none), got {self.patience}")
         if self.features not in FEATURE_KINDS:
             raise ConfigError(f"setting 'features' must be one of {', '.join(FEATURE_KINDS)}, got {self.features!r}")
         if self.cell_activation not in CELL_ACTIVATIONS:
@@ -257,7 +261,7 @@ class CTCRNN(System):
         generator = torch.Generator().manual_seed(self.context.seed)
         history = {"epoch": [], "train_loss": [], "train_TER": [], "valid_TER": [], "learning_rate": [],
                    "skipped_steps": [], "seconds": [], "unalignable_sequences": unalignable}
-        best_ter = EarlyStopping(mode="min", patience=None, keep_weights=False)  # no early stop: it drives the decay
+        best_ter = EarlyStopping(mode="min", patience=c.patience, keep_weights=False)  # it also drives the decay
         since_best = 0  # epochs without a new minimum since it or the last decay
         done = 0
         resumable = {"model": model, "optimizer": optimizer, "generator": generator}  # optimizer: with the decayed rate
@@ -310,10 +314,16 @@ class CTCRNN(System):
                 + (f"  {skipped} non-finite steps skipped" if skipped else "") + f"  ({history['seconds'][-1]:.1f} s)")
             if self.context.monitor is not None:
                 self.context.monitor(epoch, self.predict)
-            if epoch < c.epochs:  # the last epoch ends the fit: its record follows
+            stop = best_ter.should_stop(epoch - 1)
+            if not stop and epoch < c.epochs:  # the last epoch ends the fit: its record follows
                 self.context.checkpoints.save(training_state(epoch, resumable, history=history, **best_ter.state(),
                                                              epochs_since_best=since_best))
+            if stop:
+                log(f"early stop: no lower validation TER for {c.patience} epochs; best epoch {best_ter.best_epoch + 1}")
+                break
         history["best_valid_TER"] = best_ter.best
+        history["convergence"] = best_ter.convergence(len(history["epoch"]), c.epochs, "valid_TER",
+                                                      plateau=PLATEAU_EPOCHS).as_dict()
         return history
 
     def _ter(self, clips: list[FeatureClip]) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.special import expit
 
-from sedbench.core.data import FeatureClip, LabelKind
+from sedbench.core.data import Convergence, FeatureClip, LabelKind
 from sedbench.core.features import MfccSpec
 from sedbench.core.outputs import FrameActivity
 from sedbench.core.registry import register_system
@@ -89,16 +89,22 @@ class GMM(System):
         y = np.concatenate([c.targets for c in train]) > 0.5
         rng = np.random.default_rng(self.context.seed)
         self.models = []
-        history = {"positive_frames": [], "converged": []}
+        history = {"positive_frames": [], "converged": [], "iterations": []}
         for k, label in enumerate(self.context.labels):
             positive = self._fit_one(x[y[:, k]], rng)
             negative = self._fit_one(x[~y[:, k]], rng)
             self.models.append((positive, negative))
             history["positive_frames"].append(int(y[:, k].sum()))
             history["converged"].append(bool(positive is not None and positive.converged_ and negative.converged_))
+            history["iterations"].append(max((m.n_iter_ for m in (positive, negative) if m is not None), default=0))
             converged = history["converged"][-1]
             self.context.log(f"GMM {label}: {int(y[:, k].sum())} positive frames"
                              + ("" if converged else f" (EM not converged in {self.config.max_iter} iterations)"))
+        # classes with too few frames for a model are never detected: they have nothing to converge
+        fitted = [ok for ok, (positive, _) in zip(history["converged"], self.models) if positive is not None]
+        history["convergence"] = Convergence(
+            converged=bool(fitted) and all(fitted), epochs_run=max(history["iterations"], default=0),
+            max_epochs=self.config.max_iter, monitor="EM log-likelihood (every class model)").as_dict()
         return history
 
     def predict(self, clips: list[FeatureClip]) -> list[FrameActivity]:

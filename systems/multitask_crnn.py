@@ -119,12 +119,21 @@ from sedbench.core.outputs import Detections
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
 from sedbench.papers.citations import PHAN2018
-from sedbench.scoring.fast_metrics import greedy_pairs  # sed_eval's greedy pairing order, as the harness's metric
 from sedbench.scoring.metrics import MetricSettings
-from sedbench.scoring.postprocess import activity_to_events, grid_time
+from sedbench.scoring.postprocess import activity_to_events
+from sedbench.scoring.tuning import (
+    ScoringClip,
+    SearchResult,
+    class_event_counts,
+    grid_counts,
+    majority_filter,
+    median_threshold_search,
+    pick,
+    reference_counts,
+)
 from sedbench.systems.rare_crnn import FrequencyMaxPool
 from sedbench.training.common import count_parameters, restore_training, training_state
-from sedbench.training.early_stopping import EarlyStopping
+from sedbench.training.early_stopping import PLATEAU_EPOCHS, EarlyStopping
 from sedbench.training.frames import sequences_for_inference
 
 ROUNDING_TOLERANCE = 1e-6  # p^ T = k - tiny still reaches k frames
@@ -155,6 +164,8 @@ class MultitaskCRNNConfig:
     batch_size: int = 4
     learning_rate: float = 1e-4
     epochs: int = 10
+    patience: int | None = None  # stop once the validation loss has not fallen for this many epochs (None: the
+    # paper's fixed epochs, the fit then counts as converged when its last PLATEAU_EPOCHS brought no new minimum)
     keep_weights: str = "last"  # last | best_valid_loss
     confidence_epsilon: float = 1e-8  # guards the confidence loss's 0 / 0
     inference_batch: int = 16  # segments per forward pass at inference
@@ -178,6 +189,8 @@ class MultitaskCRNNConfig:
             raise ConfigError(f"setting 'pool_sizes' {self.pool_sizes} pools {self.n_mels} mel bands to nothing")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"setting 'dropout' must be in [0, 1), got {self.dropout}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"setting 'patience' must be at least 1 (or none), got {self.patience}")
         if self.keep_weights not in ("last", "best_valid_loss"):
             raise ConfigError(f"setting 'keep_weights' must be 'last' or 'best_valid_loss', got {self.keep_weights!r}")
         if not self.confidence_epsilon > 0:
@@ -385,121 +398,7 @@ def normalize_scores(scores: np.ndarray) -> np.ndarray:
     return np.divide(scores, peak, out=np.zeros_like(scores, dtype=np.float64), where=peak > 0)
 
 
-def majority_filter(active: np.ndarray, windows) -> np.ndarray:
-    """Median filter of a binary sequence for every odd window at once: (frames,) -> (windows, frames).
-
-    Edge frames are repeated (scipy.ndimage.median_filter's mode 'nearest'); the median of 0/1 values over an
-    odd window is 1 when more than half of them are 1.
-    """
-    x = np.asarray(active, dtype=bool)
-    windows = np.asarray(windows, dtype=np.int64).reshape(-1)
-    frames = x.shape[0]
-    half = (windows - 1) // 2
-    reach = int(half.max()) if half.size else 0
-    cumulative = np.concatenate([[0], np.cumsum(np.pad(x.astype(np.int32), reach, mode="edge"), dtype=np.int32)])
-    sums_from = np.lib.stride_tricks.sliding_window_view(cumulative, frames)  # row j: cumulative[j: j + frames]
-    sums = sums_from[reach + half + 1] - sums_from[reach - half]  # window sums around every frame
-    return 2 * sums > windows[:, None]
-
-
-# --------------------------------------------------------------------------- class-wise event F1 on validation
-
-
-@dataclass
-class ScoringClip:
-    """One validation clip as the threshold searches score it: frame-grid times and its reference events."""
-
-    frames: int
-    onset_times: np.ndarray  # (frames + 1,): time of frame boundary i as an onset (activity_to_events' grid)
-    offset_times: np.ndarray  # (frames + 1,): as an offset, cut at the clip's duration
-    references: list[tuple[np.ndarray, np.ndarray]]  # per class: (onsets, offsets) in the clip's list order
-
-    @classmethod
-    def from_clip(cls, clip: FeatureClip, labels: tuple[str, ...]) -> "ScoringClip":
-        frames = clip.features.shape[0]
-        hop = clip.hop_seconds
-        onsets = np.array([grid_time(i, hop, "onset") for i in range(frames + 1)])
-        offsets = np.minimum(np.array([grid_time(i, hop, "offset") for i in range(frames + 1)]), clip.duration)
-        references = []
-        for label in labels:
-            events = [e for e in clip.events if e.label == label]
-            references.append((np.array([e.onset for e in events], dtype=float),
-                               np.array([e.offset for e in events], dtype=float)))
-        return cls(frames, onsets, offsets, references)
-
-
-def class_event_counts(active: np.ndarray, clip: ScoringClip, class_index: int,
-                       settings: MetricSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(true positives, estimated events) of one class in one clip for K candidate activities (K, frames).
-
-    The events are the runs of each row as ``activity_to_events`` makes them; matching is sed_eval's event-based
-    greedy matching (references in list order, each takes the first free estimate within the onset collar and
-    the offset tolerance), done for all K rows at once: row k's references can only pair with row k's events.
-    """
-    rows, frames = active.shape
-    padded = np.zeros((rows, frames + 2), dtype=bool)
-    padded[:, 1:-1] = active
-    # row-major order: each row's starts and stops alternate (flatnonzero is several times faster than nonzero)
-    row, edge = np.divmod(np.flatnonzero(padded[:, 1:] != padded[:, :-1]), frames + 1)
-    row, start, stop = row[0::2], edge[0::2], edge[1::2]
-    onset, offset = clip.onset_times[start], clip.offset_times[stop]
-    keep = offset > onset
-    row, onset, offset = row[keep], onset[keep], offset[keep]
-    estimated = np.bincount(row, minlength=rows)
-    ref_on, ref_off = clip.references[class_index]
-    true_positives = np.zeros(rows, dtype=np.int64)
-    if ref_on.size and onset.size:
-        tolerance = np.maximum(settings.event_collar, settings.event_offset_percentage * (ref_off - ref_on))
-        timing = ((np.abs(ref_on[:, None] - onset[None, :]) <= settings.event_collar)
-                  & (np.abs(ref_off[:, None] - offset[None, :]) <= tolerance[:, None]))  # (refs, events)
-        hits = timing[None, :, :] & (row[None, None, :] == np.arange(rows)[:, None, None])  # (K, refs, events)
-        for pair_row, _ in greedy_pairs(hits.reshape(rows * ref_on.size, -1)):
-            true_positives[pair_row // ref_on.size] += 1
-    return true_positives, estimated
-
-
-def class_f1(true_positives: np.ndarray, estimated: np.ndarray, references) -> np.ndarray:
-    """sed_eval's class-wise event F1 from summed counts (precision 0 without output; NaN without references)."""
-    tp = np.asarray(true_positives, dtype=float)
-    n_sys = np.asarray(estimated, dtype=float)
-    n_ref = np.broadcast_to(np.asarray(references, dtype=float), tp.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(n_sys > 0, tp / n_sys, 0.0)
-        recall = np.where(n_ref > 0, tp / n_ref, np.nan)
-        f1 = 2.0 * precision * recall / (1.0 * precision + recall)
-    return np.where((precision == 0) & (recall == 0), 0.0, f1)
-
-
-def best_setting(f1: np.ndarray, estimated: np.ndarray) -> tuple[int, ...]:
-    """Index of the highest F1 (NaN counts as 0); ties: fewest estimated events, then the first in grid order."""
-    score = np.nan_to_num(np.asarray(f1, dtype=float), nan=0.0).ravel()
-    order = np.lexsort((np.arange(score.size), np.asarray(estimated).ravel(), -score))
-    return tuple(int(i) for i in np.unravel_index(order[0], np.shape(f1)))
-
-
-@dataclass
-class SearchResult:
-    """Per class: the chosen first and second threshold (beta or median window) and the validation counts."""
-
-    first: np.ndarray
-    second: np.ndarray
-    f1: np.ndarray  # validation event F1 (%, NaN without references)
-    true_positives: np.ndarray
-    estimated: np.ndarray
-    references: np.ndarray
-    seconds: float
-
-
-def _pick(tp: np.ndarray, n_sys: np.ndarray, n_ref: np.ndarray, firsts, seconds, started: float) -> SearchResult:
-    """tp / n_sys of shape (len(firsts), len(seconds), classes) -> each class's best pair."""
-    classes = n_ref.size
-    chosen = [best_setting(class_f1(tp[..., c], n_sys[..., c], n_ref[c]), n_sys[..., c]) for c in range(classes)]
-    first = np.array([firsts[i] for i, _ in chosen])
-    second = np.array([seconds[j] for _, j in chosen])
-    pick_tp = np.array([tp[i, j, c] for c, (i, j) in enumerate(chosen)])
-    pick_sys = np.array([n_sys[i, j, c] for c, (i, j) in enumerate(chosen)])
-    return SearchResult(first, second, 100 * class_f1(pick_tp, pick_sys, n_ref), pick_tp, pick_sys, n_ref,
-                        time.perf_counter() - started)
+# --------------------------------------------------------------------------- threshold search (Sec. 4.2)
 
 
 def vote_threshold_search(outputs: list[np.ndarray], clips: list[ScoringClip], segment_frames: int,
@@ -518,58 +417,9 @@ def vote_threshold_search(outputs: list[np.ndarray], clips: list[ScoringClip], s
         for c in changed:
             yield c, class_event_counts(scores[:, c][None, :] > betas[:, None], clip, c, settings)
 
-    tp, n_sys = _grid_counts([output[..., 0] for output in outputs], outputs, clips, alphas, len(betas),
-                             class_counts)
-    return _pick(tp, n_sys, _reference_counts(clips, tp.shape[2]), alphas, betas, started)
-
-
-def median_threshold_search(activities: list[np.ndarray], clips: list[ScoringClip], alphas: np.ndarray,
-                            windows: np.ndarray, settings: MetricSettings) -> SearchResult:
-    """alpha_c and the median window maximizing each class's validation event F1 (Sec. 4.4); (frames, classes).
-
-    All windows are filtered and matched at once per alpha, clip and class; a class whose active frames are the
-    same as at the previous alpha keeps its previous counts.
-    """
-    started = time.perf_counter()
-
-    def class_counts(activity, clip, alpha, changed):
-        active = activity > alpha
-        for c in changed:
-            yield c, class_event_counts(majority_filter(active[:, c], windows), clip, c, settings)
-
-    tp, n_sys = _grid_counts(activities, activities, clips, alphas, len(windows), class_counts)
-    return _pick(tp, n_sys, _reference_counts(clips, tp.shape[2]), alphas, windows, started)
-
-
-def _grid_counts(activities, inputs, clips, alphas, n_second, class_counts) -> tuple[np.ndarray, np.ndarray]:
-    """(alphas, n_second, classes) true positives and estimated events summed over clips.
-
-    ``class_counts(input, clip, alpha, classes)`` yields (class, (tp, n_sys)) for the classes whose frames above
-    alpha changed and still has some; a class without frames above alpha has no events.
-    """
-    classes = activities[0].shape[1] if activities else 0
-    tp = np.zeros((len(alphas), n_second, classes), np.int64)
-    n_sys = np.zeros_like(tp)
-    for activity, data, clip in zip(activities, inputs, clips):
-        above_before = np.full(classes, -1)
-        clip_tp = np.zeros((n_second, classes), np.int64)
-        clip_sys = np.zeros_like(clip_tp)
-        for a, alpha in enumerate(alphas):
-            above = (activity > alpha).sum(axis=0)
-            changed = np.flatnonzero(above != above_before)
-            clip_tp[:, changed] = 0
-            clip_sys[:, changed] = 0
-            if changed[above[changed] > 0].size:
-                for c, (found, estimated) in class_counts(data, clip, alpha, changed[above[changed] > 0]):
-                    clip_tp[:, c], clip_sys[:, c] = found, estimated
-            above_before = above
-            tp[a] += clip_tp
-            n_sys[a] += clip_sys
-    return tp, n_sys
-
-
-def _reference_counts(clips: list[ScoringClip], classes: int) -> np.ndarray:
-    return np.array([sum(clip.references[c][0].size for clip in clips) for c in range(classes)], dtype=np.int64)
+    tp, n_sys = grid_counts([output[..., 0] for output in outputs], outputs, clips, alphas, len(betas),
+                            class_counts)
+    return pick(tp, n_sys, reference_counts(clips, tp.shape[2]), alphas, betas, started)
 
 
 # --------------------------------------------------------------------------- systems
@@ -627,7 +477,7 @@ class MultitaskCRNN(System):
         history: dict = {"epoch": [], "train_loss": [], "valid_loss": [], "seconds": [], "segments": []}
         for part in parts:
             history[f"train_{part}_loss"], history[f"valid_{part}_loss"] = [], []
-        stopper = EarlyStopping(mode="min", patience=None, keep_weights=c.keep_weights == "best_valid_loss")
+        stopper = EarlyStopping(mode="min", patience=c.patience, keep_weights=c.keep_weights == "best_valid_loss")
         self.context.log(f"{self.name}: {starts.size} training segments of {c.segment_frames} frames per epoch")
         first_epoch = 0
         resumable = {"model": model, "optimizer": optimizer, "generator": generator}
@@ -666,9 +516,16 @@ class MultitaskCRNN(System):
             valid_text = f"  valid loss {valid_means[0]:.4f}" if valid_means else ""
             self.context.log(f"epoch {epoch + 1:3d}  loss {means[0]:.4f}{valid_text}{'  *' if improved else ''}  "
                              f"({history['seconds'][-1]:.1f} s)")
-            if epoch + 1 < c.epochs:  # the last epoch ends the training: the threshold search and record follow
+            stop = valid_means is not None and stopper.should_stop(epoch)
+            if not stop and epoch + 1 < c.epochs:  # the last epoch ends the training: thresholds and record follow
                 self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history,
                                                              **stopper.state()))
+            if stop:
+                self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
+                                 f"best epoch {stopper.best_epoch + 1}")
+                break
+        history["convergence"] = stopper.convergence(len(history["epoch"]), c.epochs, "valid_loss",
+                                                     plateau=PLATEAU_EPOCHS).as_dict()
         restored = stopper.restore_best(model)
         history["best_valid_loss_epoch"] = stopper.best_epoch + 1 if stopper.best_epoch >= 0 else None
         history["weights"] = ("epoch of the lowest validation loss" if restored else "last epoch")

@@ -93,7 +93,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sedbench.core.data import Event, FeatureClip, LabelKind
+from sedbench.core.data import Convergence, Event, FeatureClip, LabelKind
 from sedbench.core.errors import CheckpointError, ConfigError, DataError
 from sedbench.core.features import LogMelSpec
 from sedbench.core.outputs import Detections
@@ -519,8 +519,15 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
     stopper.restore_best(model)
     history["best_epoch"] = stopper.best_epoch + 1
     history[f"best_{monitor}"] = stopper.best if math.isfinite(stopper.best) else None
+    history["convergence"] = stopper.convergence(len(history["epoch"]), rule.max_epochs, monitor).as_dict()
     history["weights"] = "best epoch" if rule.restore_best else "last epoch"
     return history
+
+
+def networks_convergence(histories: dict[str, dict]) -> dict:
+    """The fit converged when every network did; each network's own account is kept under ``parts``."""
+    parts = {name: Convergence(**history.pop("convergence")) for name, history in histories.items()}
+    return Convergence.of_parts(parts).as_dict()
 
 
 class NetworkSeries:
@@ -701,6 +708,7 @@ class RareCRNN(System):
                 model, history["models"][f"{label}/t{tau}"] = series.train(
                     f"{label}/t{tau}", lambda: self.build_model(c).to(self.context.device), train_one)
                 self.models[(label, tau)] = model
+        history["convergence"] = networks_convergence(history["models"])
         return history
 
     def class_probabilities(self, clip: FeatureClip, label: str) -> np.ndarray:
@@ -799,6 +807,7 @@ class RareFNN(System):
             model, history["models"][label] = series.train(
                 label, lambda: self.build_model().to(self.context.device), train_one)
             self.models[label] = model
+        history["convergence"] = networks_convergence(history["models"])
         return history
 
     @torch.no_grad()

@@ -334,6 +334,7 @@ class WeakCRNN(System):
         stopper.restore_best(model)
         history["best_epoch"] = stopper.best_epoch + 1
         history["best_valid_loss"] = stopper.best  # NaN when there was nothing to validate on
+        history["convergence"] = stopper.convergence(len(history["epoch"]), c.max_epochs, "valid_loss").as_dict()
         return history
 
     def predict(self, clips: list[FeatureClip]) -> list[FrameActivity]:

@@ -17,18 +17,14 @@ from sedbench.core.system import RunContext
 from sedbench.scoring.fast_metrics import FastEventBasedMetrics
 from sedbench.scoring.metrics import MetricSettings
 from sedbench.scoring.postprocess import activity_to_events
+from sedbench.scoring.tuning import ScoringClip, class_event_counts, class_f1, majority_filter, median_threshold_search
 from sedbench.systems.multitask_crnn import (
     MultitaskCRNN,
     MultitaskCRNNBaseline,
-    ScoringClip,
     SegmentStore,
     activity_losses,
-    class_event_counts,
-    class_f1,
     confidence_scores,
     frame_targets,
-    majority_filter,
-    median_threshold_search,
     multitask_losses,
     normalize_scores,
     value_grid,

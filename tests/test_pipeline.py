@@ -12,7 +12,7 @@ import torch
 from sedbench.core.data import Event, FeatureClip
 from sedbench.core.errors import SystemOutputError
 from sedbench.core.outputs import ClipTags, Detections, FrameActivity, check_outputs, output_problems
-from sedbench.pipeline.record import RecordFormatError, RunRecord, load_records, read_record
+from sedbench.pipeline.record import RecordFormatError, load_records, read_record
 from sedbench.training.early_stopping import EarlyStopping
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -105,7 +105,9 @@ def run(
         for metric in columns([row]):
             stats = row.mean_std(metric)
             if stats:
-                typer.echo(f"  {metric:9s} {stats[0]:8.3f} ± {stats[1]:.3f}")
+                typer.echo(f"  {metric:9s} {stats[0]:8.3f}" + (f" ± {stats[1]:.3f}" if len(row.seeds) > 1 else ""))
+        if row.converged[1]:
+            typer.echo(f"  converged {row.convergence_text():>8s}" + _epochs(row))
     done, skipped, failed = result.count("done"), result.count("skipped"), result.count("failed")
     if failed or skipped or len(resolved) > 1:
         echo_err(f"grid {result.grid_id}: {done} run, {skipped} already done, {failed} failed "
@@ -133,3 +135,15 @@ def status(
     others = [i for i in grid_ids(runs_dir) if i != grid_id]
     if others:
         typer.echo(f"other grids here: {', '.join(others)} (--grid ID)")
+
+
+def _epochs(row) -> str:
+    """`` (best epoch 19 of 25 run, budget 40)`` for one run; runs of several seeds show their range."""
+    runs = [r.convergence for r in row.runs if r.convergence is not None and r.convergence.best_epoch is not None]
+    if not runs:
+        return ""
+    if len(runs) == 1:
+        c = runs[0]
+        return f"  (best epoch {c.best_epoch} of {c.epochs_run} run, budget {c.max_epochs})"
+    return (f"  (best epochs {min(c.best_epoch for c in runs)}-{max(c.best_epoch for c in runs)}, "
+            f"{min(c.epochs_run for c in runs)}-{max(c.epochs_run for c in runs)} run)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +86,32 @@ class FeatureClip:
     tags: np.ndarray  # (classes,) float32 clip-level presence
     events: list[Event] = field(default_factory=list)
     target_class: str | None = None  # rare-event mixtures: the class this clip's mixture was made for
+
+
+@dataclass
+class Convergence:
+    """How a fit ended, in the record: ``converged`` when its stopping rule fired, i.e. the best epoch lies at least
+    ``patience`` epochs before the last one run (for EM, every model converged); not when the epoch budget ran out
+    first. A system of several networks or models reports each in ``parts``."""
+
+    converged: bool
+    epochs_run: int
+    max_epochs: int
+    best_epoch: int | None = None  # 1-based
+    patience: int | None = None
+    monitor: str = ""
+    parts: dict = field(default_factory=dict)  # name -> Convergence (as a dict in records)
+
+    @classmethod
+    def of_parts(cls, parts: dict[str, "Convergence"], monitor: str = "") -> "Convergence":
+        """All parts together: converged when every part did; the longest run and the latest best epoch."""
+        values = list(parts.values())
+        best = [p.best_epoch for p in values if p.best_epoch is not None]
+        return cls(converged=bool(values) and all(p.converged for p in values),
+                   epochs_run=max((p.epochs_run for p in values), default=0),
+                   max_epochs=max((p.max_epochs for p in values), default=0), best_epoch=max(best, default=None),
+                   patience=values[0].patience if values else None, monitor=monitor or (values[0].monitor if values else ""),
+                   parts={name: asdict(part) for name, part in parts.items()})
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -15,6 +15,7 @@ from pathlib import Path
 from sedbench.pipeline.record import RunRecord
 from sedbench.publish.summary import LOWER_IS_BETTER, Row, format_cell
 
+from .claims import claim_verdicts, claims_markdown
 from .class_table import CLASS_TABLE, class_table
 from .feature_layers import FEATURE_LAYERS, feature_layer_table, feature_rows_of, ter_curves_svg
 from .loss_weights import LOSS_WEIGHTS, loss_weight_rows, loss_weight_table
@@ -108,11 +109,17 @@ def compare_with_paper(rows: list[Row], paper: str) -> PaperComparison:
 
 
 def paper_table(rows: list[Row], paper: str) -> str:
-    """The paper's result table regenerated from run records, published numbers beside the measured ones."""
+    """The paper's result table regenerated from run records, published numbers beside the measured ones, then
+    the verdict on each of its claims."""
     published = load_published(paper)
     layout = published.get("layout")
-    if layout:
-        return LAYOUTS[layout](rows, published)
+    table = LAYOUTS[layout](rows, published) if layout else _systems_table(rows, paper)
+    return table.rstrip("\n") + "\n\n" + claims_markdown(claim_verdicts(rows, published)) if published.get("claims") \
+        else table
+
+
+def _systems_table(rows: list[Row], paper: str) -> str:
+    """A "systems x metrics" table."""
     comparison = compare_with_paper(rows, paper)
     metrics = comparison.metrics
     out = io.StringIO()

@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+from sedbench.core.data import Convergence
 from sedbench.core.errors import SedbenchError
 
 SCHEMA_VERSION = 1
@@ -112,6 +113,10 @@ class RunRecord:
     metrics_backend: str = "fast"
     metrics: dict[str, Any] = field(default_factory=dict)
     history: dict[str, Any] = field(default_factory=dict)
+    convergence: Convergence | None = None  # how the fit ended; None: the system does not say (or an older record)
+    # frame outputs: the test scores after post-processing tuned on validation data (postprocessing, search,
+    # headline, metrics); the main view (headline, metrics) is the papers' protocol
+    tuned: dict[str, Any] | None = None
     robustness: dict[str, Any] = field(default_factory=dict)
     test_curve: dict[str, Any] | None = None  # --track-test only
     excerpt: dict[str, Any] | None = None
@@ -128,7 +133,7 @@ class RunRecord:
         data = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if item.name == "path" or (item.name in ("job", "test_curve") and value is None):
+            if item.name == "path" or (item.name in ("job", "convergence", "tuned", "test_curve") and value is None):
                 continue
             data[item.name] = _plain(value)
         return {key: data[key] for key in JSON_ORDER if key in data}
@@ -169,6 +174,12 @@ class RunRecord:
         """A study's results (``robustness``), e.g. the pitch-shift study; empty when it did not run."""
         return self.robustness.get(name) or {}
 
+    def tuned_view(self) -> "RunRecord | None":
+        """This record with the tuned post-processing's scores as its headline and metrics (None without them)."""
+        if not self.tuned:
+            return None
+        return dataclasses.replace(self, headline=self.tuned["headline"], metrics=self.tuned["metrics"], tuned=None)
+
     @property
     def fit_seconds(self) -> float:
         return float(self.timings.get("fit", 0.0))
@@ -180,7 +191,7 @@ class RunRecord:
 
 JSON_ORDER = ("schema_version", "created", "system", "dataset", "fold", "seed", "profile", "overrides", "config",
               "config_hash", "job", "features", "postprocessing", "metric_settings", "metrics_backend", "headline",
-              "metrics", "history", "robustness", "test_curve", "excerpt", "device", "timings", "sedbench_version",
+              "metrics", "tuned", "history", "convergence", "robustness", "test_curve", "excerpt", "device", "timings", "sedbench_version",
               "environment")
 
 

@@ -19,12 +19,25 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from sedbench.papers.published import format_delta, format_published, published_papers
+from sedbench.papers.claims import claim_verdicts
+from sedbench.papers.published import format_delta, format_published, load_published, published_papers
 from sedbench.papers.tables import ComparedDataset, PaperComparison, compare_with_paper
 from sedbench.pipeline.record import PACKAGES, RunRecord
 
 from . import plots
-from .summary import LOWER_IS_BETTER, RecordRef, Row, columns, digits, format_cell, pitch_shifts, summarize
+from .significance import LEVELS, RESAMPLES, compare_with_best
+from .summary import (
+    LOWER_IS_BETTER,
+    MIN_F1_FOR_BEST,
+    RecordRef,
+    Row,
+    columns,
+    digits,
+    format_cell,
+    level_f1,
+    pitch_shifts,
+    summarize,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -34,6 +47,8 @@ class Cell:
     text: str
     sort: float | None  # the mean; None = missing
     best: bool = False
+    mark: str = ""  # "*": significantly different from the best row; "n.s.": not (the tested column only)
+    title: str = ""  # the bootstrap interval behind the mark
 
 
 @dataclass
@@ -53,6 +68,8 @@ class Section:
     labels: list[str]
     metrics: tuple[str, ...]
     lines: list[Line]
+    tested: str | None = None  # the column whose differences to the best row are bootstrap-tested
+    claims: list = field(default_factory=list)  # papers' claims judged on this dataset (sedbench.papers.claims)
     shifts: list[str] = field(default_factory=list)  # pitch shifts (quartertones) any row was evaluated at
     comparisons: list[tuple[PaperComparison, ComparedDataset]] = field(default_factory=list)
     plots: list[tuple[str, str, Markup]] = field(default_factory=list)  # (title, caption, svg)
@@ -87,8 +104,11 @@ def _web_link(url: str | None) -> str:
 
 
 def _best_rows(rows: list[Row], metric: str) -> set[int]:
-    """Indices of the rows holding the best mean of a metric (all of them on a tie)."""
-    means = {i: row.mean_std(metric)[0] for i, row in enumerate(rows) if row.mean_std(metric)}
+    """Indices of the rows holding the best mean of a metric (all of them on a tie). A row whose F1 at the
+    metric's level is below 1 % detects next to nothing: its low error rates are not a result, so it never wins."""
+    f1 = level_f1(metric)
+    means = {i: row.mean_std(metric)[0] for i, row in enumerate(rows) if row.mean_std(metric)
+             and (f1 is None or (row.mean_std(f1) or (0.0, 0.0))[0] >= MIN_F1_FOR_BEST)}
     if not means:
         return set()
     target = min(means.values()) if metric in LOWER_IS_BETTER else max(means.values())
@@ -96,14 +116,20 @@ def _best_rows(rows: list[Row], metric: str) -> set[int]:
     return {i for i, value in means.items() if abs(value - target) < precision}
 
 
-def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None) -> list[Line]:
+def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None, tested: str | None) -> list[Line]:
     best = {metric: _best_rows(rows, metric) for metric in metrics}
+    _, comparisons = compare_with_best(rows, tested) if tested else (None, {})
     lines = []
     for i, row in enumerate(rows):
         cells = []
         for metric in metrics:
             stats = row.mean_std(metric)
-            cells.append(Cell(text=format_cell(row, metric), sort=stats[0] if stats else None, best=i in best[metric]))
+            cell = Cell(text=format_cell(row, metric), sort=stats[0] if stats else None, best=i in best[metric])
+            comparison = comparisons.get(i) if metric == tested else None
+            if comparison is not None:
+                cell.mark = "*" if comparison.significant else "n.s."
+                cell.title = comparison.text(digits(metric))
+            cells.append(cell)
         versions = row.records[0].versions if row.records else {}
         lines.append(Line(
             row=row, cells=cells, links=[(ref, _href(ref.path, page_dir)) for ref in row.records],
@@ -141,16 +167,19 @@ def _plots(rows: list[Row]) -> list[tuple[str, str, Markup]]:
 def build_sections(records: list[RunRecord], page_dir: Path | None = None) -> list[Section]:
     rows = summarize(records)
     comparisons = [compare_with_paper(rows, paper) for paper in published_papers()]
+    verdicts = [v for paper in published_papers() for v in claim_verdicts(rows, load_published(paper))]
     sections, taken = [], set()
     for dataset in sorted({row.dataset for row in rows}):
         members = [row for row in rows if row.dataset == dataset]
         metrics = columns(members)
+        tested = next((m for m in metrics if m in LEVELS), None)
         labels = next((list(r.dataset.labels) for r in records if r.dataset.name == dataset), [])
         sections.append(Section(
-            name=dataset, slug=_slug(dataset, taken), labels=labels, metrics=metrics,
-            lines=_lines(members, metrics, page_dir), shifts=pitch_shifts(members),
+            name=dataset, slug=_slug(dataset, taken), labels=labels, metrics=metrics, tested=tested,
+            lines=_lines(members, metrics, page_dir, tested), shifts=pitch_shifts(members),
             comparisons=[(c, d) for c in comparisons for d in c.datasets if d.dataset == dataset],
             plots=_plots(members),
+            claims=[v for v in verdicts if v.dataset == dataset],
         ))
     return sections
 
@@ -168,7 +197,7 @@ def render(records: list[RunRecord], page_dir: Path | None = None) -> str:
                                                                                        default_for_string=True))
     return env.get_template("leaderboard.html.j2").render(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        n_records=len(records), sections=build_sections(records, page_dir), lower=LOWER_IS_BETTER,
+        n_records=len(records), sections=build_sections(records, page_dir), lower=LOWER_IS_BETTER, resamples=RESAMPLES,
         format_cell=format_cell, format_published=format_published, format_delta=format_delta,
         delta_class=_delta_class,
     )

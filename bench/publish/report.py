@@ -10,7 +10,7 @@ from pathlib import Path
 from sedbench.papers.published import published_papers
 from sedbench.papers.tables import paper_has_rows, paper_table
 
-from .summary import Row, columns, format_cell, pitch_shifts
+from .summary import BUDGET_MARK, Row, columns, format_cell, pitch_shifts
 
 
 def markdown(rows: list[Row]) -> str:
@@ -19,41 +19,51 @@ def markdown(rows: list[Row]) -> str:
         members = [r for r in rows if r.dataset == dataset]
         metrics = columns(members)
         out.write(f"## {dataset}\n\n")
-        out.write("| system | profile | seeds | " + " | ".join(metrics) + " | parameters | train s |\n")
-        out.write("|---|---|---|" + "---|" * len(metrics) + "---|---|\n")
+        out.write("| system | variant | seeds | converged | " + " | ".join(metrics) + " | parameters | train s |\n")
+        out.write("|---|---|---|---|" + "---|" * len(metrics) + "---|---|\n")
         for row in members:
             cells = [format_cell(row, m) for m in metrics]
             params = f"{row.parameters:,}" if row.parameters else "—"
-            out.write(f"| {row.system} | {row.profile} | {len(row.seeds)} | " + " | ".join(cells)
-                      + f" | {params} | {row.train_seconds:.0f} |\n")
+            out.write(f"| {row.system} | {row.variant} | {len(row.seeds)} | {row.convergence_text()} | "
+                      + " | ".join(cells) + f" | {params} | {row.train_seconds:.0f} |\n")
         out.write("\n")
+        bound = [row for row in members if row.budget_bound]
+        if bound:
+            out.write(f"{BUDGET_MARK}: " + "; ".join(f"{row.label} ({row.converged[0]} of {row.converged[1]} runs "
+                                                    "converged)" for row in bound)
+                      + ". Those runs ended when their epoch budget ran out, before their stopping rule fired: their "
+                        "numbers are not those of a trained model.\n\n")
         shifts = pitch_shifts(members)
         if shifts:
             out.write("Pitch-shift robustness (Cakir et al. 2017, Fig. 5): absolute change of F1_frm (percentage "
                       "points) when the test audio is shifted by the given quartertones; mean ± std over seeds.\n\n")
-            out.write("| system | profile | " + " | ".join(f"{s} qt" for s in shifts) + " |\n")
+            out.write("| system | variant | " + " | ".join(f"{s} qt" for s in shifts) + " |\n")
             out.write("|---|---|" + "---|" * len(shifts) + "\n")
             for row in members:
                 if row.pitch_shift:
-                    out.write(f"| {row.system} | {row.profile} | "
+                    out.write(f"| {row.system} | {row.variant} | "
                               + " | ".join(row.pitch_shift_cell(s) for s in shifts) + " |\n")
             out.write("\n")
     out.write("F1 in %, ER/EER/TER as ratios; mean ± sample std over seeds; segment and event statistics are accumulated "
-              "over all test files (and summed over folds) before computing each seed's value.\n")
+              "over all test files (and summed over folds) before computing each seed's value. variant: the profile and "
+              "the settings the row's config changes in it (custom: changed settings its rows share). converged: runs "
+              "whose stopping rule fired, of those that report it.\n")
     return out.getvalue()
 
 
 def csv_text(rows: list[Row]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["dataset", "system", "profile", "config_hash", "seeds", "folds", "parameters", "train_seconds"]
+    header = ["dataset", "system", "profile", "variant", "config_hash", "seeds", "folds", "converged", "runs_reporting",
+              "parameters", "train_seconds"]
     metrics = columns(rows)
     for metric in metrics:
         header += [f"{metric}_mean", f"{metric}_std"]
     writer.writerow(header)
     for row in rows:
-        line = [row.dataset, row.system, row.profile, row.config_hash, len(row.seeds), " ".join(row.folds),
-                row.parameters or "", f"{row.train_seconds:.1f}"]
+        converged, reporting = row.converged
+        line = [row.dataset, row.system, row.profile, row.variant, row.config_hash, len(row.seeds), " ".join(row.folds),
+                converged, reporting, row.parameters or "", f"{row.train_seconds:.1f}"]
         for metric in metrics:
             stats = row.mean_std(metric)
             line += [f"{stats[0]:.6g}", f"{stats[1]:.6g}"] if stats else ["", ""]

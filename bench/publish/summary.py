@@ -15,6 +15,8 @@ from sedbench.pipeline.record import RunRecord
 from sedbench.scoring.metrics import legacy_f1_from_sums
 
 HEADLINE = ("F1_frm", "ER_frm", "F1_1s", "ER_1s", "F1_event", "ER_event")
+# event metrics after post-processing tuned on validation data (a threshold and median window per class)
+TUNED = ("F1_event_tuned", "ER_event_tuned")
 LEGACY = ("F1_1s_legacy",)  # TUT-SED 2009's scene-averaged segment F1, for datasets with scenes
 RARE = ("ER_rare", "F1_rare")  # DCASE2017 task 2: onset-only events, 500 ms collar, averaged over classes
 TAGGING = ("F1_tag", "P_tag", "R_tag", "EER")
@@ -28,13 +30,25 @@ class _LowerIsBetter(frozenset):
         return super().__contains__(str(metric).split("/", 1)[0])
 
 
-LOWER_IS_BETTER = _LowerIsBetter({"ER_frm", "ER_1s", "ER_event", "ER_rare", "EER", "TER"})
+LOWER_IS_BETTER = _LowerIsBetter({"ER_frm", "ER_1s", "ER_event", "ER_event_tuned", "ER_rare", "EER", "TER"})
+
+
+MIN_F1_FOR_BEST = 1.0  # % : below this at a metric's level a row detects next to nothing
+
+
+def level_f1(metric: str) -> str | None:
+    """The F1 at the level of ``metric`` (ER_event -> F1_event, EER -> F1_tag); None for metrics without one."""
+    base = str(metric).split("/", 1)[0]
+    if base.startswith("F1_"):
+        return base
+    return {"ER_frm": "F1_frm", "ER_1s": "F1_1s", "ER_event": "F1_event", "ER_event_tuned": "F1_event_tuned",
+            "ER_rare": "F1_rare", "EER": "F1_tag"}.get(base)
 
 
 def columns(rows: list["Row"]) -> tuple[str, ...]:
     """The metrics any of the rows has, in a fixed order (event metrics, rare events, tagging, transcription)."""
     present = {m for r in rows for m, values in r.values.items() if any(v is not None for v in values)}
-    return tuple(m for m in HEADLINE + LEGACY + RARE + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
+    return tuple(m for m in HEADLINE + TUNED + LEGACY + RARE + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
 
 
 @dataclass
@@ -78,6 +92,30 @@ class Row:
     records: list[RecordRef] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)  # the records themselves, by seed then fold
     pitch_shift: dict[str, list[float]] = field(default_factory=dict)  # shift -> |ΔF1_frm| per record
+    variant: str = ""  # the profile and what the config changes in it, e.g. "quick · strong_weight=0.02"
+
+    @property
+    def label(self) -> str:
+        """How tables name the row: ``crnn quick``, ``weak-crnn quick · strong_weight=0.02``, ``crnn custom · ...``."""
+        return f"{self.system} {self.variant or self.profile}"
+
+    @property
+    def converged(self) -> tuple[int, int]:
+        """(runs that converged, runs that say whether they did)."""
+        known = [r.convergence.converged for r in self.runs if r.convergence is not None]
+        return sum(known), len(known)
+
+    @property
+    def budget_bound(self) -> bool:
+        """Some run stopped because its epoch budget ran out, not by its stopping rule."""
+        done, known = self.converged
+        return done < known
+
+    def convergence_text(self) -> str:
+        done, known = self.converged
+        if not known:
+            return "—"
+        return f"{done}/{known}" + (f" {BUDGET_MARK}" if done < known else "")
 
     def pitch_shift_cell(self, shift: str) -> str:
         values = self.pitch_shift.get(shift)
@@ -161,6 +199,9 @@ def row_key(record: RunRecord) -> tuple[str, str, str, str]:
     return record.dataset.name, record.system.name, record.profile, record.config_hash
 
 
+BUDGET_MARK = "⚠ stopped at budget"
+
+
 def summarize(records: list[RunRecord]) -> list[Row]:
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
@@ -175,6 +216,11 @@ def summarize(records: list[RunRecord]) -> list[Row]:
         for seed in sorted(by_seed):
             for metric, value in _pooled(by_seed[seed]).items():
                 values[metric].append(value)
+            tuned = [record.tuned_view() for record in by_seed[seed]]
+            if all(tuned):
+                pooled = _pooled(tuned)
+                for metric in ("F1_event", "ER_event"):
+                    values[f"{metric}_tuned"].append(pooled.get(metric))
         first = members[0]
         rows.append(
             Row(
@@ -190,7 +236,48 @@ def summarize(records: list[RunRecord]) -> list[Row]:
                 pitch_shift=_pitch_shift_changes(members),
             )
         )
+    _name_variants(rows)
     return rows
+
+
+def _name_variants(rows: list[Row]) -> None:
+    """Each row's variant: its profile, then the settings its config changes in that profile. Settings that vary
+    between the rows of one system and profile are what those rows compare (``quick · strong_weight=0.02``); a
+    change that they share makes the profile ``custom`` (``custom · max_epochs=3, conv_maps=8``)."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[(row.dataset, row.system, row.profile)].append(row)
+    for (dataset, system, profile), members in groups.items():
+        base = _profile_config(system, profile, dataset, members)
+        changed = [{k: v for k, v in row.config.items() if k in base and _setting(base[k]) != _setting(v)}
+                   for row in members]
+        varying = {k for diffs in changed for k in diffs if len({_setting(r.config.get(k)) for r in members}) > 1}
+        for row, diffs in zip(members, changed):
+            if not diffs:
+                row.variant = profile
+                continue
+            name = profile if set(diffs) <= varying else "custom"
+            row.variant = f"{name} · " + ", ".join(f"{k}={_setting(v)}" for k, v in diffs.items())
+
+
+def _profile_config(system: str, profile: str, dataset: str, members: list[Row]) -> dict:
+    """The profile's settings on that dataset, from the installed system; without it, the rows' own settings
+    minus their overrides (the overrides are then the changes)."""
+    from dataclasses import asdict
+
+    from sedbench.core.config import build_config
+
+    try:
+        return asdict(build_config(registry.systems.get(system), profile, dataset=dataset))
+    except SedbenchError:
+        overridden = {k for row in members for r in row.runs for k in r.overrides}
+        return {k: v for k, v in members[0].config.items() if k not in overridden}
+
+
+def _setting(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "(" + ",".join(_setting(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _pitch_shift_changes(records: list[RunRecord]) -> dict[str, list[float]]:

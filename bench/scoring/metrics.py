@@ -17,6 +17,7 @@ from sedbench.core.data import Event
 
 # Counts stored in run records so folds can be pooled exactly later.
 SEGMENT_COUNT_KEYS = ("Ntp", "Ntn", "Nfp", "Nfn", "Nref", "Nsys", "S", "D", "I")
+EVENT_COUNT_KEYS = ("Nref", "Nsys", "Ntp", "Nfp", "Nfn", "Nsubs")  # each file's too (``per_file``), for the bootstrap
 
 
 @dataclass(frozen=True)
@@ -85,17 +86,22 @@ def score(
     )
     for metrics_object in (frame, second, event):
         metrics_object.empty_system_output_handling = settings.empty_output
+    per_file: dict[str, dict[str, dict[str, float]]] = {"frame": {}, "1s": {}, "event": {}}
     for clip_id in sorted(references):
         ref = _to_list(references[clip_id], clip_id)
         est = _to_list(estimates.get(clip_id, []), clip_id)
         length = durations[clip_id] if durations is not None else None
+        before = {level: dict(obj.overall) for level, obj in (("frame", frame), ("1s", second), ("event", event))}
         frame.evaluate(ref, est, evaluated_length_seconds=length)
         second.evaluate(ref, est, evaluated_length_seconds=length)
         event.evaluate(ref, est)
+        for level, obj, keys in (("frame", frame, SEGMENT_COUNT_KEYS), ("1s", second, SEGMENT_COUNT_KEYS),
+                                 ("event", event, EVENT_COUNT_KEYS)):
+            per_file[level][clip_id] = {key: float(obj.overall[key] - before[level][key]) for key in keys}
     result = {
-        "frame": _segment_summary(frame, labels),
-        "1s": _segment_summary(second, labels),
-        "event": _event_summary(event, labels),
+        "frame": {**_segment_summary(frame, labels), "per_file": per_file["frame"]},
+        "1s": {**_segment_summary(second, labels), "per_file": per_file["1s"]},
+        "event": {**_event_summary(event, labels), "per_file": per_file["event"]},
     }
     if scenes is not None:
         result["legacy_1s"] = legacy_f1(references, estimates, durations, scenes, settings.segment_resolution)
@@ -283,7 +289,7 @@ def _segment_summary(metrics, labels: list[str]) -> dict:
 
 
 def _event_summary(metrics, labels: list[str]) -> dict:
-    summary = _summary(metrics, labels, ("Nref", "Nsys", "Ntp", "Nfp", "Nfn", "Nsubs"), ("Nref", "Nsys", "Ntp", "Nfp", "Nfn"))
+    summary = _summary(metrics, labels, EVENT_COUNT_KEYS, ("Nref", "Nsys", "Ntp", "Nfp", "Nfn"))
     return {"collar": metrics.t_collar, "offset_percentage": metrics.percentage_of_length,
             "matching": metrics.event_matching_type, **summary}
 

@@ -10,6 +10,10 @@ import copy
 import math
 from typing import Any
 
+from sedbench.core.data import Convergence
+
+PLATEAU_EPOCHS = 5  # a loop without early stopping converged when its last this many epochs brought no new best
+
 
 class EarlyStopping:
     """Track a monitored value per epoch (epochs count from 0).
@@ -61,3 +65,14 @@ class EarlyStopping:
 
     def restore(self, state: dict) -> None:
         self.best, self.best_epoch, self.best_state = state["best"], state["best_epoch"], state["best_state"]
+
+    def convergence(self, epochs_run: int, max_epochs: int, monitor: str = "", plateau: int | None = None) -> Convergence:
+        """How the fit ended: converged when the stopping rule fired (the best epoch at least ``patience`` epochs
+        before the last one run, and ``min_epochs`` run). A loop without early stopping judges its plateau with
+        ``plateau`` epochs instead."""
+        patience = self.patience if self.patience is not None else plateau
+        fired = (patience is not None and self.best_epoch >= 0 and epochs_run >= self.min_epochs
+                 and epochs_run - 1 - self.best_epoch >= patience)
+        return Convergence(converged=fired, epochs_run=epochs_run, max_epochs=max_epochs,
+                           best_epoch=self.best_epoch + 1 if self.best_epoch >= 0 else None, patience=patience,
+                           monitor=monitor)

@@ -171,6 +171,7 @@ class FrameModelTrainer:
         stopper.restore_best(self.model)
         history["best_epoch"] = stopper.best_epoch + 1
         history["best_valid_F1_frm"] = stopper.best
+        history["convergence"] = stopper.convergence(len(history["epoch"]), s.max_epochs, "valid_F1_frm").as_dict()
         return history
 
     @torch.no_grad()
