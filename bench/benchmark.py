@@ -204,6 +204,50 @@ def bench_training(lines: list[str], system_name: str, repeats: int = 8) -> None
     _flush(lines)
 
 
+LEVERS = (  # (what, settings changed from the quick profile)
+    ("the quick profile before it converged (32 maps, batch 8)", {"conv_maps": 32, "batch_size": 8}),
+    ("the quick profile", {}),
+    ("the quick profile, bf16 autocast", {"precision": "bf16"}),
+    ("the quick profile, batch 32", {"batch_size": 32}),
+)
+
+
+def bench_training_levers(lines: list[str], system_name: str, repeats: int = 2) -> None:
+    """One training epoch over as many frames as synth's training set, for the settings that trade speed."""
+    from dataclasses import replace
+
+    from sedbench.core import registry
+    from sedbench.core.config import build_config
+    from sedbench.core.data import FeatureClip
+    from sedbench.training.common import seed_everything
+    from sedbench.training.frames import FrameModelTrainer, TrainingSettings
+
+    system = registry.systems.get(system_name)
+    rng = np.random.default_rng(0)
+    clips = [FeatureClip(f"c{i}", rng.standard_normal((1500, 40)).astype(np.float32), 0.02, 30.0,
+                         (rng.random((1500, 16)) < 0.2).astype(np.float32), np.zeros(16, np.float32)) for i in range(60)]
+    lines.append(f"### Training levers ({system_name}, one epoch over 60 x 30 s of features, CPU)\n\n"
+                 f"Best of {repeats} epochs after a warm-up epoch; validation excluded.\n\n"
+                 "| settings | steps | seconds per epoch | seconds per step |\n|---|---|---|---|")
+    _flush(lines)
+    for what, changes in LEVERS:
+        config = replace(build_config(system, DEFAULT_PROFILE), **changes)
+        settings = TrainingSettings(sequence_frames=config.sequence_frames, sequence_shift=73,
+                                    batch_size=config.batch_size, learning_rate=config.learning_rate, max_epochs=1,
+                                    patience=1, threshold=0.5, device="cpu", precision=config.precision)
+        seed_everything(0)
+        trainer = FrameModelTrainer(system.build_model(config, 16), settings, log=lambda _: None)
+        seconds, steps = [], 0
+        for _ in range(repeats + 1):
+            history = trainer.fit(clips, clips[:2])
+            seconds.append(history["train_seconds"][0])
+            steps = history["steps"][0]
+        best = min(seconds[1:])
+        lines.append(f"| {what} | {steps} | {best:.2f} | {best / steps:.4f} |")
+        _flush(lines)
+    lines.append("")
+
+
 def bench_end_to_end(lines: list[str], system_name: str, dataset_name: str) -> None:
     exe = Path(sys.executable).with_name("sedbench")
     runs = Path(tempfile.mkdtemp(prefix="sedbench-bench-runs-"))
@@ -236,6 +280,7 @@ def run_benchmarks(data_dir: Path, end_to_end: bool, write: Path | None, system:
     bench_metrics(lines)
     bench_features(lines, data_dir, dataset)
     bench_training(lines, system)
+    bench_training_levers(lines, system)
     if end_to_end:
         bench_end_to_end(lines, system, dataset)
     import torch
@@ -247,4 +292,116 @@ def run_benchmarks(data_dir: Path, end_to_end: bool, write: Path | None, system:
     if write is not None:
         write.parent.mkdir(parents=True, exist_ok=True)
         write.write_text(text, encoding="utf-8")
+    return text
+
+
+# --------------------------------------------------------------------------- GPU (`sedbench benchmark --gpu`)
+
+GPU_HEADING = "## GPU"
+
+
+def fixture_datasets() -> list:
+    """The small registered datasets systems are checked on (``validation_fixture``), in name order."""
+    from sedbench.core import registry
+    from sedbench.core.errors import SedbenchError
+
+    found = []
+    for name in registry.datasets.names():
+        try:
+            cls = registry.datasets.get(name)
+        except SedbenchError:
+            continue
+        if cls.validation_fixture:
+            found.append(cls)
+    return found
+
+
+def bench_system_epochs(lines: list[str], data_dir: Path, cache_dir: Path, device: str,
+                        systems: list[str] | None = None) -> None:
+    """One epoch (one unit of each system's training budget) of every system on the first fixture it runs on."""
+    from sedbench.core import registry
+    from sedbench.core.errors import SedbenchError
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.runner import run_job
+
+    lines.append(f"### One epoch of every system ({device})\n\nEach system trained for one unit of its budget "
+                 "(`budget_setting` = 1) on the first fixture dataset it runs on, then scored; features cached.\n\n"
+                 "| system | dataset | fit s | predict s | job s | note |\n|---|---|---|---|---|---|")
+    _flush(lines)
+    runs = Path(tempfile.mkdtemp(prefix="sedbench-bench-gpu-"))
+    try:
+        for name in systems or registry.systems.names():
+            cls = registry.systems.get(name)
+            overrides = {cls.budget_setting: "1"} if cls.budget_setting else {}
+            problem = "no fixture dataset"
+            for fixture in fixture_datasets():
+                try:
+                    record, _ = run_job(JobSpec(system=name, dataset=fixture.name, device=device, overrides=overrides),
+                                        Locations(data_dir, cache_dir, runs), log=lambda _: None)
+                except SedbenchError as exc:
+                    problem = str(exc)
+                    continue
+                t = record.timings
+                lines.append(f"| {name} | {fixture.name} | {t.get('fit', 0):.2f} | {t.get('predict', 0):.2f} | "
+                             f"{t.get('total', 0):.2f} | |")
+                break
+            else:
+                lines.append(f"| {name} | — | — | — | — | not run: {problem} |")
+            _flush(lines)
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+    lines.append("")
+
+
+def bench_paper_epochs(lines: list[str], data_dir: Path, cache_dir: Path, device: str, system: str, dataset: str,
+                       precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")) -> None:
+    """The paper profile's epoch time in each precision (training and validation of one epoch)."""
+    from sedbench.pipeline.jobs import JobSpec, Locations
+    from sedbench.pipeline.runner import run_job
+
+    lines.append(f"### {system} paper profile on {dataset}, one epoch ({device})\n\n"
+                 "| precision | train s | validation s | test F1_frm after 1 epoch |\n|---|---|---|---|")
+    _flush(lines)
+    runs = Path(tempfile.mkdtemp(prefix="sedbench-bench-paper-"))
+    try:
+        for precision in precisions:
+            record, _ = run_job(JobSpec(system=system, dataset=dataset, device=device, profile="paper",
+                                        overrides={"max_epochs": "1", "precision": precision}),
+                                Locations(data_dir, cache_dir, runs), log=lambda _: None)
+            h = record.history
+            lines.append(f"| {precision} | {h['train_seconds'][0]:.2f} | {h['valid_seconds'][0]:.2f} | "
+                         f"{record.headline.get('F1_frm', float('nan')):.1f} |")
+            _flush(lines)
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+    lines.append("")
+
+
+def run_gpu_benchmarks(data_dir: Path, cache_dir: Path, write: Path | None, system: str, dataset: str,
+                       device: str = "cuda", systems: list[str] | None = None,
+                       precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")) -> str:
+    """The CUDA path of every system for one epoch and the paper-profile epoch of ``system`` in each precision.
+
+    ``--write`` replaces the GPU section of the performance file (everything from its "## GPU" heading on).
+    """
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        from sedbench.core.errors import SedbenchError
+
+        raise SedbenchError("sedbench benchmark --gpu needs a CUDA device, and PyTorch sees none here")
+    name = torch.cuda.get_device_name(0) if device == "cuda" else machine_description()
+    lines = [f"{GPU_HEADING}\n\nDevice: {name}; torch {torch.__version__}.\n"]
+    _flush(lines)
+    started = time.perf_counter()
+    bench_system_epochs(lines, data_dir, cache_dir, device, systems)
+    bench_paper_epochs(lines, data_dir, cache_dir, device, system, dataset, precisions)
+    lines.append(f"All GPU figures took {time.perf_counter() - started:.0f} s.\n")
+    _flush(lines)
+    text = "\n".join(lines) + "\n"
+    if write is not None:
+        existing = write.read_text(encoding="utf-8") if write.is_file() else ""
+        kept = existing.split(f"\n{GPU_HEADING}\n", 1)[0].rstrip() if existing else "# sedbench performance"
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(kept + "\n\n" + text, encoding="utf-8")
     return text

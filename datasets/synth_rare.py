@@ -151,6 +151,7 @@ class SynthRare(_SynthRareBase):
 class SynthRareMini(_SynthRareBase):
     name = "synth-rare-mini"
     description = "miniature of synth-rare for tests (10 s mixtures, 6 devtrain + 4 devtest per class), generated in seconds"
+    validation_fixture = True  # also a fixture: `sedbench benchmark --gpu` runs the rare-event systems on it
     spec = RareSpec(mixtures=(6, 4), events_per_class=(3, 2), backgrounds=(3, 2), seed=7, sample_rate=16000,
                     mixture_seconds=10.0)
     sample_rate = spec.sample_rate

@@ -104,6 +104,7 @@ class SynthWeak(_WeakSynthBase):
 class SynthWeakMini(_WeakSynthBase):
     name = "synth-weak-mini"
     description = "6-class miniature of synth-weak for tests (8 / 3 / 4 clips of 10 s), generated in seconds"
+    validation_fixture = True  # also a fixture: `sedbench benchmark --gpu` runs the weak-label systems on it
     spec = WeakSynthSpec(labels=("alarms", "bus", "dog barking", "footsteps", "gun shot", "rain"),
                          instances_per_class=5, clips=(8, 3, 4), seed=7)
     labels = spec.labels

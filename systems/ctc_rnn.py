@@ -215,11 +215,13 @@ class CTCRNN(System):
         "paper": {},
         # CPU minutes: tanh cells (the ReLU cell diverges here, see the module docstring), a narrower layer,
         # half the epochs and a smaller rate
-        "quick": {"cell_activation": "tanh", "units": 128, "epochs": 100, "learning_rate": 1.0},
+        "quick": {"cell_activation": "tanh", "units": 128, "epochs": 150, "learning_rate": 1.0,
+                  "patience": 10},  # two rate decays without a new minimum validation TER end the fit
     }
     paper = WANG2017
     label_kind = LabelKind.STRONG  # training uses only the order of boundaries; test scoring needs their times
     Config = CTCConfig
+    budget_setting = "epochs"
     weights = (SOUNDNET_WEIGHTS,)  # read only with features=soundnet and soundnet_weights=pretrained
 
     def __init__(self, config: CTCConfig, context):

@@ -21,7 +21,7 @@ from sedbench.core.errors import ConfigError
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
 from sedbench.papers.citations import CAKIR2015
-from sedbench.training.frames import FrameTorchSystem, FrameTrainingConfig
+from sedbench.training.frames import QUICK_TRAINING, FrameTorchSystem, FrameTrainingConfig
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class FNN(FrameTorchSystem, System):
     Config = FNNConfig
     profiles = {
         "paper": {},
-        "quick": {"hidden_units": 400, "batch_size": 16, "max_epochs": 25, "patience": 6},
+        "quick": {**QUICK_TRAINING, "hidden_units": 400, "batch_size": 16},
     }
 
     @classmethod

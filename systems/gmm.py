@@ -51,6 +51,7 @@ class GMM(System):
     paper = MESAROS2016
     label_kind = LabelKind.STRONG
     Config = GMMConfig
+    budget_setting = "max_iter"
     profiles = {
         "paper": {},
         "quick": {"max_iter": 30, "max_frames_per_model": 20000},

@@ -647,11 +647,13 @@ class RareCRNN(System):
     paper = AMIRIPARIAN2018
     label_kind = LabelKind.STRONG
     Config = RareCRNNConfig
+    budget_setting = "max_epochs"
     profiles = {
         "paper": {},
         "quick": {  # sized for 2 CPU cores: one synth-rare run in about 4-5 minutes (see the module docstring)
             "conv_filters": 16, "rnn_units": 32, "dense_units": 32, "batch_size": 128,
-            "min_epochs": 10, "patience": 3, "max_epochs": 15,
+            # patience 5 after at least 10 epochs: early stopping, not the budget, ends each network (60 is a cap)
+            "min_epochs": 10, "patience": 5, "max_epochs": 60,
             # the paper's decay per update shrinks the rate 25-fold within 15 short epochs and the small networks
             # stay at the class prior (measured: no glassbreak / gunshot detection at all); 100x slower decay
             "lr_decay": 0.0001,
@@ -752,9 +754,10 @@ class RareFNN(System):
     paper = MESAROS2017
     label_kind = LabelKind.STRONG
     Config = RareFNNConfig
+    budget_setting = "max_epochs"
     profiles = {
         "paper": {},
-        "quick": {"max_epochs": 50},  # the baseline is already small: a lower epoch cap only
+        "quick": {"max_epochs": 100},  # the baseline is already small: its own early stopping ends it
     }
     dataset_profiles = {"paper": {"synth-rare": {"sample_rate": 22050}},
                         "quick": {"synth-rare": {"sample_rate": 22050}}}

@@ -32,7 +32,7 @@ def test_forward_shapes_and_frequency_only_pooling():
     x = torch.randn(2, 100, 40)
     assert model(x).shape == (2, 100, 6)
     conv_out = model.conv(x.unsqueeze(1))
-    assert conv_out.shape == (2, 32, 100, 1)  # 40 bands -> 8 -> 2 -> 1, time untouched
+    assert conv_out.shape == (2, 16, 100, 1)  # the quick profile's 16 maps; 40 bands -> 8 -> 2 -> 1, time untouched
 
 
 def test_pooling_that_does_not_divide_the_bands_is_refused():

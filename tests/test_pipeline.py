@@ -230,3 +230,64 @@ def test_weights_are_listed_from_the_systems_that_declare_them(tmp_path):
     assert lines[-1] == f"  fetched: no ({tmp_path / 'weights' / 'soundnet' / 'sound8_conv1-5.npz'})"
     unknown = CliRunner().invoke(app, ["weights", "fetch", "vggish"])
     assert isinstance(unknown.exception, Exception) and "unknown weights 'vggish'; known: soundnet" in str(unknown.exception)
+
+
+# --------------------------------------------------------------------------- the GPU benchmark, dry-run on the CPU
+
+
+def test_gpu_benchmark_measures_every_listed_system_and_replaces_only_its_section(workspace, synth_mini, tmp_path):
+    from sedbench import benchmark
+
+    performance = tmp_path / "performance.md"
+    performance.write_text("# sedbench performance\n\nCPU figures.\n\n## GPU\n\nold figures\n")
+    text = benchmark.run_gpu_benchmarks(workspace["data"], workspace["cache"], performance, system="fnn",
+                                        dataset="synth-mini", device="cpu", systems=["gmm", "rare-fnn"],
+                                        precisions=("fp32", "bf16"))
+    lines = text.splitlines()
+    assert lines[0] == "## GPU" and any(line.startswith("| gmm | synth-mini | ") for line in lines)
+    assert any(line.startswith("| rare-fnn | synth-mini | ") for line in lines)  # the first fixture it runs on
+    assert [line.split(" | ")[0] for line in lines if line.startswith(("| fp32", "| bf16"))] == ["| fp32", "| bf16"]
+    written = performance.read_text()
+    assert written.startswith("# sedbench performance\n\nCPU figures.\n\n## GPU\n") and "old figures" not in written
+
+
+def test_a_grid_file_of_parts_expands_each_part_with_the_shared_defaults(tmp_path):
+    from sedbench.core.errors import ConfigError
+    from sedbench.pipeline.settings import read_grid_file, read_grid_parts
+
+    parts = read_grid_parts(ROOT / "reports" / "quick-grid.toml")  # the committed grid behind reports/runs
+    assert [p.systems for p in parts][0] == ("crnn", "cnn", "rnn", "fnn", "gmm")
+    assert all(p.seeds == (0, 1, 2) and p.profile == "quick" for p in parts)
+    assert sum(len(p.jobs()) for p in parts) == 5 * 3 + 3 * 3 + 2 * 3 + 2 * 3 + 4 * 3
+    weak = parts[-1]
+    assert [s["strong_weight"] for s in weak.settings] == ["0.002", "0.02", "0.2", "1"]
+    assert all(s["weak_weight"] == "1" for s in weak.settings)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('seeds = 2\n[[grid]]\nsystems = ["crnn"]\ndatasets = ["synth"]\n[[grid]]\nsystem = ["gmm"]\n')
+    with pytest.raises(ConfigError, match=r"grid file .*bad\.toml, \[\[grid\]\] 2: unknown key 'system'"):
+        read_grid_parts(bad)
+    with pytest.raises(ConfigError, match=r"has \[\[grid\]\] parts; read it with read_grid_parts"):
+        read_grid_file(bad)
+
+
+def test_the_plateau_schedule_halves_the_rate_when_validation_stalls(synth_mini, workspace, one_torch_thread):
+    from sedbench.core import registry
+    from sedbench.core.config import build_config
+    from sedbench.core.features import FeatureCache
+    from sedbench.core.system import RunContext
+    from sedbench.pipeline.inputs import prepare_inputs
+    from sedbench.training.common import seed_everything
+
+    crnn = registry.systems.get("crnn")
+    config = build_config(crnn, "quick", {"max_epochs": "6", "conv_maps": "4", "rnn_units": "4", "lr_patience": "1",
+                                          "learning_rate": "0.5", "min_epochs": "6"})  # a rate that stalls at once
+    inputs = prepare_inputs(synth_mini.split("1"), crnn.features(config), FeatureCache(workspace["cache"]),
+                            synth_mini.labels, synth_mini.label_kind)
+    seed_everything(0)
+    history = crnn(config, RunContext(synth_mini.labels, 0, "cpu", log=lambda _: None)).fit(inputs.train, inputs.valid)
+    rates = history["learning_rate"]
+    assert rates[0] == 0.5 and all(b in (a, a / 2) for a, b in zip(rates, rates[1:])) and rates[-1] < 0.5
+    f1 = history["valid_F1_frm"]
+    for epoch in range(1, len(rates) - 1):  # halved right after an epoch that did not improve on the best
+        if rates[epoch + 1] < rates[epoch]:
+            assert f1[epoch] <= max(f1[:epoch])

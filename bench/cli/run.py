@@ -53,7 +53,7 @@ def run(
     from sedbench.papers.pitch_shift import PitchShiftStudy, parse_shifts
     from sedbench.pipeline.grid import EXECUTORS, GridSpec, plan, run_grid
     from sedbench.pipeline.jobs import JobSpec
-    from sedbench.pipeline.settings import parse_overrides, parse_sweep, read_grid_file
+    from sedbench.pipeline.settings import parse_overrides, parse_sweep, read_grid_parts
     from sedbench.publish.summary import columns, summarize
 
     if executor not in EXECUTORS:
@@ -67,19 +67,20 @@ def run(
     if grid is not None:
         if system or dataset or set_ or sweep:
             raise ConfigError("--grid FILE replaces --system, --dataset, --set and --sweep; give either the file or those")
-        spec = read_grid_file(grid)
-        spec = replace(spec, job=replace(template, device=spec.job.device if device == "auto" else device))
+        specs = [replace(spec, job=replace(template, device=spec.job.device if device == "auto" else device))
+                 for spec in read_grid_parts(grid)]
     else:
         if not system or not dataset:
             raise ConfigError("give --system and --dataset (or a grid file with --grid FILE)")
         overrides = parse_overrides(set_)
-        spec = GridSpec(systems=names(system), datasets=names(dataset), seeds=tuple(range(seed, seed + seeds)),
-                        folds="all" if fold == "all" else (fold,), profile=profile,
-                        settings=tuple(parse_sweep(sweep, overrides)), job=template)
-    swept = sorted({key for settings in spec.settings for key in settings
+        specs = [GridSpec(systems=names(system), datasets=names(dataset), seeds=tuple(range(seed, seed + seeds)),
+                          folds="all" if fold == "all" else (fold,), profile=profile,
+                          settings=tuple(parse_sweep(sweep, overrides)), job=template)]
+    swept = sorted({key for spec in specs for settings in spec.settings for key in settings
                     if len({s.get(key) for s in spec.settings}) > 1})
     where = locations(data_dir, cache_dir, runs_dir)
-    resolved = plan(spec.jobs(), where)  # unknown names, bad settings and unreadable datasets stop here
+    # unknown names, bad settings and unreadable datasets stop here
+    resolved = plan([job for spec in specs for job in spec.jobs()], where)
     log = (lambda message: None) if quiet else echo_err
 
     def progress(outcome, index, total):

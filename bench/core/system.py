@@ -22,7 +22,7 @@ scoring belong to the harness, so every system is scored the same way.
 
 Optional hooks, each with its default below: ``dataset_profiles`` (a paper's per-dataset settings),
 ``search_spaces`` (``sedbench search``), ``weights`` (pretrained weights it needs, for ``sedbench weights``),
-``parameter_count`` and ``decision_threshold``.
+``budget_setting`` (what caps its training), ``parameter_count`` and ``decision_threshold``.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ class System(ABC):
     search_spaces: ClassVar[dict[str, SearchSpace]] = {}
     # pretrained weights the system reads (`sedbench weights list / fetch`)
     weights: ClassVar[tuple[Weights, ...]] = ()
+    # the Config setting that caps training (epochs, EM iterations); `sedbench benchmark --gpu` sets it to 1
+    budget_setting: ClassVar[str | None] = None
 
     def __init__(self, config: Any, context: RunContext):
         self.config = config

@@ -102,31 +102,64 @@ def read_grid_file(path: Path) -> "GridSpec":
         components = 8
         [sweep]                # the cartesian product of these values
         learning_rate = [0.001, 0.0001]
+
+    A file of several parts (``[[grid]]`` tables, see ``read_grid_parts``) is refused here.
     """
+    data = _load(path)
+    if "grid" in data:
+        raise ConfigError(f"grid file {path} has [[grid]] parts; read it with read_grid_parts")
+    return _spec(data, f"grid file {path}")
+
+
+def read_grid_parts(path: Path) -> list["GridSpec"]:
+    """The grids of a file: one, or one per ``[[grid]]`` table, each part taking the top-level keys as defaults::
+
+        seeds = 3
+        [[grid]]
+        systems = ["crnn", "cnn"]
+        datasets = ["synth"]
+        [[grid]]
+        systems = ["weak-crnn"]
+        datasets = ["synth-weak"]
+        sweep = {strong_weight = [0.002, 0.02, 0.2, 1]}
+    """
+    data = _load(path)
+    parts = data.pop("grid", None)
+    if parts is None:
+        return [_spec(data, f"grid file {path}")]
+    if not isinstance(parts, list) or not parts or not all(isinstance(part, dict) for part in parts):
+        raise ConfigError(f"grid file {path}: 'grid' must be [[grid]] tables")
+    return [_spec({**data, **part}, f"grid file {path}, [[grid]] {index}") for index, part in enumerate(parts, 1)]
+
+
+def _load(path: Path) -> dict:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SedbenchError(f"cannot read grid file {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"grid file {path} is not valid TOML ({exc})") from None
+
+
+def _spec(data: dict, where: str) -> "GridSpec":
     unknown = sorted(set(data) - GRID_FILE_KEYS)
     if unknown:
-        raise ConfigError(f"grid file {path}: unknown key {unknown[0]!r}; keys: {', '.join(sorted(GRID_FILE_KEYS))}")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; keys: {', '.join(sorted(GRID_FILE_KEYS))}")
 
     def names(key: str) -> tuple[str, ...]:
         value = data.get(key)
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(f"grid file {path}: {key!r} must be a non-empty list of names, got {value!r}")
+            raise ConfigError(f"{where}: {key!r} must be a non-empty list of names, got {value!r}")
         return tuple(value)
 
     systems, datasets = names("systems"), names("datasets")
     for system in systems:
         if system not in registry.systems.names():
             raise UnknownNameError(
-                f"grid file {path}: unknown system {system!r}; registered systems: "
+                f"{where}: unknown system {system!r}; registered systems: "
                 f"{', '.join(registry.systems.names())}"
             )
     seed = data.get("seed", 0)
@@ -134,22 +167,22 @@ def read_grid_file(path: Path) -> "GridSpec":
     if isinstance(seeds, int) and not isinstance(seeds, bool) and isinstance(seed, int) and seeds >= 1:
         seeds = list(range(seed, seed + seeds))
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise ConfigError(f"grid file {path}: 'seeds' must be a positive count or a list of integers, got {seeds!r}")
+        raise ConfigError(f"{where}: 'seeds' must be a positive count or a list of integers, got {seeds!r}")
     folds = data.get("folds", "all")
     if folds != "all" and not (isinstance(folds, list) and folds and all(isinstance(f, (str, int)) for f in folds)):
-        raise ConfigError(f"grid file {path}: 'folds' must be \"all\" or a list of fold names, got {folds!r}")
+        raise ConfigError(f"{where}: 'folds' must be \"all\" or a list of fold names, got {folds!r}")
     overrides = data.get("set", {})
     sweep = data.get("sweep", {})
     if not isinstance(overrides, dict) or not isinstance(sweep, dict):
-        raise ConfigError(f"grid file {path}: [set] and [sweep] must be tables")
+        raise ConfigError(f"{where}: [set] and [sweep] must be tables")
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"grid file {path}: sweep {key!r} must be a non-empty list of values, got {values!r}")
+            raise ConfigError(f"{where}: sweep {key!r} must be a non-empty list of values, got {values!r}")
         if key in overrides:
-            raise ConfigError(f"grid file {path}: setting {key!r} is in both [set] and [sweep]; give it in one")
+            raise ConfigError(f"{where}: setting {key!r} is in both [set] and [sweep]; give it in one")
     for system, table in overrides.items():
         if isinstance(table, dict) and system not in systems:
-            raise ConfigError(f"grid file {path}: [set.{system}] names a system that is not in 'systems'")
+            raise ConfigError(f"{where}: [set.{system}] names a system that is not in 'systems'")
     common = {k: setting_text(v) for k, v in overrides.items() if not isinstance(v, dict)}
     settings = tuple(combinations({key: [setting_text(v) for v in values] for key, values in sweep.items()}, common))
     from .grid import GridSpec
