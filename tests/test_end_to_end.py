@@ -83,7 +83,7 @@ def test_report_writes_markdown_and_csv(crnn_runs, tmp_path):
     result = run_cli(["report", "--runs-dir", str(runs), "--out-dir", str(tmp_path)])
     assert result.returncode == 0, result.stderr
     md = (tmp_path / "results.md").read_text()
-    assert "| crnn | quick | 2 |" in md and "±" in md
+    assert "| crnn | custom · max_epochs=25 | 2 |" in md and "±" in md  # the row says what it changed
     csv_lines = (tmp_path / "results.csv").read_text().splitlines()
     assert csv_lines[0].startswith("dataset,system,profile")
     assert csv_lines[1].startswith("synth-mini,crnn,quick")

@@ -20,6 +20,8 @@ def local_ray():
 def _comparable(record: dict) -> dict:
     kept = {k: v for k, v in record.items() if k not in VOLATILE}
     kept["history"] = {k: v for k, v in record["history"].items() if "seconds" not in k}
+    if kept.get("tuned"):
+        kept["tuned"] = {**kept["tuned"], "search": {k: v for k, v in kept["tuned"]["search"].items() if k != "seconds"}}
     return kept
 
 

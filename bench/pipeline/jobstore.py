@@ -26,7 +26,15 @@ from sedbench.core.errors import SedbenchError
 from .checkpoints import Checkpoints, remove_partial_writes
 from .inputs import FeatureMemo
 from .jobs import Locations, ResolvedJob
-from .record import RecordFormatError, RecordWriteError, RunRecord, read_record, write_json_atomic, write_record
+from .record import (
+    RecordFormatError,
+    RecordWriteError,
+    RunRecord,
+    outputs_file,
+    read_record,
+    write_json_atomic,
+    write_record,
+)
 from .runner import compute_record
 
 JOBS_FOLDER = ".jobs"
@@ -228,6 +236,7 @@ def finish(store: JobStore, resolved: ResolvedJob, outcome: JobOutcome) -> JobOu
     if outcome.status == "done":
         try:
             remove_partial_writes(resolved.record_path(store.runs_dir))  # left by a kill during an earlier write
+            remove_partial_writes(outputs_file(resolved.record_path(store.runs_dir)))
             outcome.path = write_record(resolved.record_path(store.runs_dir), outcome.record)
         except RecordWriteError as exc:
             outcome.status, outcome.reason, outcome.traceback = "failed", str(exc), traceback.format_exc()

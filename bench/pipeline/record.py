@@ -28,7 +28,9 @@ from sedbench.core.data import Convergence
 from sedbench.core.errors import SedbenchError
 
 SCHEMA_VERSION = 1
-PACKAGES = ("sedbench", "torch", "numpy", "librosa", "sed_eval", "dcase_util", "scipy", "scikit-learn", "soundfile")
+PACKAGES = ("sedbench", "torch", "numpy", "librosa", "sed_eval", "sed_scores_eval", "dcase_util", "scipy", "scikit-learn",
+            "soundfile")
+METRIC_PACKAGES = ("sed_eval", "sed_scores_eval", "numpy", "pandas", "scipy")
 
 
 class RecordWriteError(SedbenchError):
@@ -94,6 +96,25 @@ class EnvironmentInfo:
 
 
 @dataclass
+class OutputsFile:
+    """The run's test outputs, stored next to the record (``sedbench.scoring.score_archive``)."""
+
+    file: str  # name in the record's folder
+    sha256: str
+    bytes: int
+    kind: str  # frame scores | events | tags
+
+
+@dataclass
+class LiveOutputs:
+    """The checked test outputs of a run that has just finished, for ``write_record`` to store."""
+
+    clips: list  # score_archive.StoredClip, in output order
+    outputs: list
+    labels: tuple
+
+
+@dataclass
 class RunRecord:
     system: SystemInfo
     dataset: DatasetInfo
@@ -118,6 +139,8 @@ class RunRecord:
     # headline, metrics); the main view (headline, metrics) is the papers' protocol
     tuned: dict[str, Any] | None = None
     robustness: dict[str, Any] = field(default_factory=dict)
+    outputs: OutputsFile | None = None  # the stored test outputs; None: not stored (records before them)
+    rescored: dict[str, Any] | None = None  # when metrics were last recomputed from the stored outputs, with what
     test_curve: dict[str, Any] | None = None  # --track-test only
     excerpt: dict[str, Any] | None = None
     device: DeviceInfo = field(default_factory=DeviceInfo)
@@ -125,6 +148,7 @@ class RunRecord:
     sedbench_version: str = ""
     environment: EnvironmentInfo = field(default_factory=EnvironmentInfo)
     path: Path | None = field(default=None, compare=False)  # where it was read from; not part of the file
+    live_outputs: LiveOutputs | None = field(default=None, compare=False, repr=False)  # not part of the file
 
     # ----------------------------------------------------------------------------- JSON
 
@@ -133,7 +157,7 @@ class RunRecord:
         data = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if item.name == "path" or (item.name in ("job", "convergence", "tuned", "test_curve") and value is None):
+            if item.name in ("path", "live_outputs") or (item.name in OMITTED_WHEN_NONE and value is None):
                 continue
             data[item.name] = _plain(value)
         return {key: data[key] for key in JSON_ORDER if key in data}
@@ -147,7 +171,7 @@ class RunRecord:
         if data.get("schema_version") != SCHEMA_VERSION:
             raise RecordFormatError(f"{where} has schema_version {data.get('schema_version')!r}; "
                                     f"this sedbench reads version {SCHEMA_VERSION}")
-        record = _build(cls, {k: v for k, v in data.items() if k != "path"}, where, "")
+        record = _build(cls, {k: v for k, v in data.items() if k not in ("path", "live_outputs")}, where, "")
         record.path = Path(path) if path else None
         return record
 
@@ -180,6 +204,10 @@ class RunRecord:
             return None
         return dataclasses.replace(self, headline=self.tuned["headline"], metrics=self.tuned["metrics"], tuned=None)
 
+    def outputs_path(self) -> Path | None:
+        """Where the stored test outputs are (None when the record has none or was not read from a file)."""
+        return self.path.parent / self.outputs.file if self.outputs and self.path else None
+
     @property
     def fit_seconds(self) -> float:
         return float(self.timings.get("fit", 0.0))
@@ -191,8 +219,9 @@ class RunRecord:
 
 JSON_ORDER = ("schema_version", "created", "system", "dataset", "fold", "seed", "profile", "overrides", "config",
               "config_hash", "job", "features", "postprocessing", "metric_settings", "metrics_backend", "headline",
-              "metrics", "tuned", "history", "convergence", "robustness", "test_curve", "excerpt", "device", "timings", "sedbench_version",
-              "environment")
+              "metrics", "tuned", "history", "convergence", "robustness", "outputs", "rescored", "test_curve", "excerpt",
+              "device", "timings", "sedbench_version", "environment")
+OMITTED_WHEN_NONE = ("job", "convergence", "tuned", "outputs", "rescored", "test_curve")
 
 
 def _plain(value):
@@ -273,12 +302,26 @@ def json_safe(value):
     return value
 
 
+def outputs_file(record_path: Path) -> Path:
+    """``<record stem>.outputs.zip`` beside the record."""
+    from sedbench.scoring.score_archive import SUFFIX
+
+    return Path(record_path).with_name(Path(record_path).stem + SUFFIX)
+
+
 def write_record(path: Path, record: RunRecord | dict) -> Path:
     """Temp file in the same folder + fsync + rename: a reader sees the old file or the whole new one.
 
-    A failed write (read-only folder, full disk) leaves no file behind and raises a one-sentence RecordWriteError.
+    A record with live outputs stores them first (``outputs_file``) and then names them with their sha256, so a
+    record never points at outputs that are not all there. A failed write (read-only folder, full disk) leaves
+    no file behind and raises a one-sentence RecordWriteError.
     """
     try:
+        if isinstance(record, RunRecord) and record.live_outputs is not None:
+            from sedbench.scoring.score_archive import write_archive
+
+            live = record.live_outputs
+            record.outputs = OutputsFile(**write_archive(outputs_file(path), live.clips, live.outputs, live.labels))
         return write_json_atomic(path, record.to_json() if isinstance(record, RunRecord) else record)
     except OSError as exc:
         raise RecordWriteError(f"cannot write run record {path}: {exc.strerror or exc}") from None

@@ -17,14 +17,25 @@ from sedbench.core.data import AudioClip, Convergence, Event, FeatureClip, Label
 from sedbench.core.features import FeatureCache
 from sedbench.core.outputs import FrameActivity, check_outputs
 from sedbench.core.system import NO_CHECKPOINTS, RunContext
-from sedbench.scoring import metrics
-from sedbench.scoring.evaluate import score_outputs
+from sedbench.scoring import metrics, threshold_free
+from sedbench.scoring.evaluate import score_outputs, score_threshold_free
 from sedbench.scoring.postprocess import PostProcessing
+from sedbench.scoring.score_archive import StoredClip
 from sedbench.scoring.tuning import tune_postprocessing
 
 from .inputs import FeatureMemo, memo_key, prepare_inputs
 from .jobs import JobSpec, Locations, ResolvedJob, resolve_job
-from .record import SCHEMA_VERSION, DatasetInfo, DeviceInfo, JobInfo, RunRecord, SystemInfo, environment, write_record
+from .record import (
+    SCHEMA_VERSION,
+    DatasetInfo,
+    DeviceInfo,
+    JobInfo,
+    LiveOutputs,
+    RunRecord,
+    SystemInfo,
+    environment,
+    write_record,
+)
 from .studies import StudyContext
 
 
@@ -91,6 +102,12 @@ def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoin
     outputs = check_outputs(outputs, inputs.test, labels, job.system)
     scores, headline, estimates = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend,
                                                 task, timer)
+    with timer("threshold_free"):
+        curves = score_threshold_free(outputs, [c.clip_id for c in split.test], [c.duration for c in split.test],
+                                      {c.clip_id: c.events for c in split.test}, labels)
+    if curves is not None:
+        scores["threshold_free"] = curves
+        headline.update(threshold_free.headline(curves))
     tuned = None
     if _tunable(outputs, inputs.valid, dataset_cls.label_kind):
         with timer("tune"):
@@ -137,6 +154,7 @@ def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoin
         timings=timer.seconds,
         sedbench_version=__version__,
         environment=started_environment,
+        live_outputs=LiveOutputs([StoredClip(c.clip_id, c.duration) for c in split.test], outputs, labels),
     )
     record.timings["total"] = round(sum(timer.seconds.values()), 4)
     return record

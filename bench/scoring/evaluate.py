@@ -17,7 +17,7 @@ from sedbench.core.data import AudioClip, Event, Task
 from sedbench.core.outputs import ClipTags, Detections, FrameActivity
 from sedbench.core.tokens import boundary_tokens
 
-from . import metrics
+from . import metrics, threshold_free
 from .postprocess import PostProcessing
 
 Timer = Callable[[str], ContextManager]
@@ -64,3 +64,15 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
                                                 {c.clip_id: np.asarray(o.tags) for c, o in zip(clips, outputs)},
                                                 list(labels), threshold=post.threshold)
     return scores, metrics.headline(scores), estimates
+
+
+def score_threshold_free(outputs: list, clip_ids: list[str], durations: list[float],
+                         events: dict[str, list[Event]], labels: tuple[str, ...]) -> dict | None:
+    """sed_scores_eval's threshold-independent scores (``threshold_free``) of frame probabilities, or of events
+    at their one operating point; None for clip tags."""
+    tables, operating_points = threshold_free.score_tables(outputs, clip_ids, durations, labels)
+    if not tables:
+        return None
+    references = threshold_free.merged_references(events, clip_ids)
+    seconds = dict(zip(tables, durations))  # score_tables keeps the clips' order
+    return threshold_free.threshold_free_scores(tables, references, seconds, labels, operating_points)
