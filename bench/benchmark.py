@@ -7,6 +7,8 @@ the output as ``reports/performance.md`` with the machine description.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import platform
 import shutil
@@ -103,6 +105,84 @@ def bench_metrics(lines: list[str]) -> None:
         lines.append(f"| {kind} | {slow_time:.3f} | {fast_time:.4f} | {slow_time / fast_time:.0f}x | {'yes' if same else 'NO'} |")
         _flush(lines)
     lines.append("")
+
+
+def synthetic_scores(refs: dict, ests: dict, seconds: float, labels: list[str], hop: float, seed: int) -> dict:
+    """Frame scores that follow the estimated events through noise, smoothed as a network's are, stored as a run
+    stores them (``score_archive.stored_scores``): audio id -> sed_scores_eval score table."""
+    from scipy.ndimage import uniform_filter1d
+    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    from sedbench.scoring.score_archive import frame_timestamps, stored_scores
+
+    rng, column = np.random.default_rng(seed), {label: k for k, label in enumerate(labels)}
+    frames = int(round(seconds / hop))
+    tables = {}
+    for name, events in ests.items():
+        activity = np.zeros((frames, len(labels)))
+        for e in events:
+            activity[int(e.onset / hop):int(np.ceil(e.offset / hop)), column[e.label]] = 1.0
+        scores = uniform_filter1d(0.7 * activity + 0.3 * rng.random(activity.shape), 9, axis=0)
+        tables[name.rsplit(".", 1)[0]] = create_score_dataframe(stored_scores(scores), frame_timestamps(frames, hop),
+                                                                labels)
+    return tables
+
+
+PSDS_INPUTS = (  # (what it stands for, files, seconds per file, events per file, frame hop s, time psds_eval too)
+    ("DESED-like: 10 s clips, 64 ms frames (DESED_task's baseline)", 678, 10.0, 4, 0.064, True),
+    ("the same at 20 ms frames (sedbench's CRNN)", 678, 10.0, 4, 0.02, False),
+    ("TUT-SED-like: 295 s recordings, 20 ms frames", 23, 295.0, 128, 0.02, False),
+)
+PSDS_EVAL_THRESHOLDS = 50  # DESED_task's baselines evaluate psds_eval on 50 thresholds
+
+
+def bench_psds(lines: list[str], inputs=PSDS_INPUTS) -> None:
+    """PSDS1 through sed_scores_eval (exact curve) and through psds_eval (approximated at 50 thresholds, via
+    sed_scores_eval's reference wrapper) on the same scores. psds_eval runs on the first input only: at 20 ms frames
+    the noise-floor thresholds give it hundreds of thousands of detections and its tables outgrow 24 GiB."""
+    import warnings
+
+    from sed_scores_eval.intersection_based import psds as exact_psds
+    from sed_scores_eval.intersection_based.reference import approximate_psds
+
+    from sedbench.scoring.threshold_free import PSDS1, merged_references
+
+    labels = [f"class {k:02d}" for k in range(16)]
+    lines.append(f"### PSDS1: sed_scores_eval {_version('sed_scores_eval')} vs psds_eval {_version('psds_eval')}\n\n"
+                 "Frame scores at sedbench's stored precision (3 decimals), 16 classes, 113 minutes of audio per "
+                 "input, in one process; PSDS1 parameters (dtc = gtc = 0.7, alpha_st = 1, max_efpr = "
+                 f"100/h). psds_eval gets the detections at {PSDS_EVAL_THRESHOLDS} evenly spaced thresholds (through "
+                 "sed_scores_eval's reference wrapper, detection included), so its value approximates the exact "
+                 "curve's.\n")
+    lines.append("| input | sed_scores_eval s | PSDS1 exact | psds_eval s | PSDS1 at 50 thresholds |\n"
+                 "|---|---|---|---|---|")
+    for title, files, seconds, per_file, hop, with_psds_eval in inputs:
+        refs, ests = random_event_lists(0, files, seconds, labels, events_per_file=per_file)
+        tables = synthetic_scores(refs, ests, seconds, labels, hop, seed=1)
+        truth = merged_references({name.rsplit(".", 1)[0]: events for name, events in refs.items()})
+        durations = dict.fromkeys(tables, seconds)
+        started = time.perf_counter()
+        exact = exact_psds(scores=tables, ground_truth=truth, audio_durations=durations, unit_of_time="hour",
+                           **PSDS1)[0]
+        exact_seconds = time.perf_counter() - started
+        approximate_text = "not run | —"
+        if with_psds_eval:
+            thresholds = np.linspace(1 / (PSDS_EVAL_THRESHOLDS + 1), 1, PSDS_EVAL_THRESHOLDS, endpoint=False)
+            started = time.perf_counter()
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # its progress lines
+                warnings.simplefilter("ignore")
+                approximate = approximate_psds(tables, truth, durations, thresholds=thresholds, unit_of_time="hour",
+                                               **PSDS1)[0]
+            approximate_text = f"{time.perf_counter() - started:.1f} | {approximate:.4f}"
+        lines.append(f"| {title}, {files} x {seconds:g} s | {exact_seconds:.2f} | {exact:.4f} | {approximate_text} |")
+        _flush(lines)
+    lines.append("")
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
 
 
 def _same(a, b) -> bool:
@@ -278,6 +358,7 @@ def run_benchmarks(data_dir: Path, end_to_end: bool, write: Path | None, system:
     lines = [f"# sedbench performance\n\nMachine: {machine_description()}.\n"]
     _flush(lines)
     bench_metrics(lines)
+    bench_psds(lines)
     bench_features(lines, data_dir, dataset)
     bench_training(lines, system)
     bench_training_levers(lines, system)

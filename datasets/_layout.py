@@ -7,6 +7,7 @@ makes sure the files are there first.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -20,6 +21,19 @@ from sedbench.datatools.splits import unique
 T = TypeVar("T")
 
 TUT_LICENSE = "free for non-commercial research and education; see EULA.pdf in the packages (Tampere University)"
+
+
+def clips_with_audio(dataset: DownloadedDataset, found: dict[str, Path], listed: int, listing: Path | str,
+                     folder: Path) -> dict[str, Path]:
+    """``found`` (clip -> audio) of the ``listed`` clips of a corpus whose audio the user gathers (YouTube clips
+    disappear): none is an error naming the manual setup, some missing a warning with both counts."""
+    if not found:
+        raise DataError(f"none of the {listed} clips listed in {listing} has its audio in {folder}: "
+                        f"{dataset.manual_setup}")
+    if len(found) < listed:
+        warnings.warn(f"{dataset.name}: {len(found)} of the {listed} clips listed in {listing} have audio in "
+                      f"{folder}; the other {listed - len(found)} are left out", stacklevel=3)
+    return found
 
 
 class CorpusDataset(DownloadedDataset):

@@ -25,7 +25,6 @@ is not covered.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from sedbench.core.data import Event, LabelKind, Split, Task
@@ -36,7 +35,7 @@ from sedbench.datatools.annotations import read_event_rows
 from sedbench.datatools.splits import hold_out_seeded
 from sedbench.papers.citations import MESAROS2017
 
-from ._layout import CorpusDataset
+from ._layout import CorpusDataset, clips_with_audio
 
 REPOSITORY = "https://github.com/ankitshah009/Task-4-Large-scale-weakly-supervised-sound-event-detection-for-smart-cars"
 RAW_URL = ("https://raw.githubusercontent.com/ankitshah009/"
@@ -124,13 +123,7 @@ class Dcase2017Task4(CorpusDataset):
 
     def present(self, clips: list[str], index: dict[str, Path], source: str) -> dict[str, Path]:
         found = {clip: path for clip in clips if (path := self.find_audio(clip, index)) is not None}
-        if not found:
-            raise DataError(f"none of the {len(clips)} clips of {self.root / source} has audio in "
-                            f"{self.audio_dir}: {self.manual_setup}")
-        if len(found) < len(clips):
-            warnings.warn(f"{self.name}: {len(clips) - len(found)} of {len(clips)} clips of {source} have no audio "
-                          f"in {self.audio_dir} and are left out", stacklevel=2)
-        return found
+        return clips_with_audio(self, found, len(clips), self.root / source, self.audio_dir)
 
     def load_split(self, fold: str) -> Split:
         index = self.audio_index()

@@ -453,6 +453,63 @@ def build_noiseme(data: Path) -> Expected:
     )
 
 
+# ------------------------------------------------------------------ desed (DESED_task's data/dcase/dataset)
+
+SYNTH_TRAIN = {  # dcase_synth/.../synthetic21_train: clip -> events
+    "0.wav": [Event(0.1, 0.5, "Dog"), Event(0.3, 0.9, "Speech")],
+    "1.wav": [Event(0.0, 1.0, "Frying")],
+    "2.wav": [Event(0.25, 0.75, "Alarm_bell_ringing")],
+}
+SYNTH_VALID = {  # 1.wav is listed in durations.tsv only: a soundscape without events
+    "0.wav": [Event(0.2, 0.6, "Cat"), Event(0.2, 0.4, "Dishes")],
+    "1.wav": [],
+}
+# real validation clips (names from DESED's validation.tsv); None: listed, but the video is gone from YouTube
+REAL = {
+    "Y00pbt6aJV8Y_350.000_360.000.wav": [Event(0.0, 0.997, "Vacuum_cleaner"), Event(0.1, 0.4, "Speech")],
+    "YU0Cg_t_3TdI_30.000_40.000.wav": [],  # a "<file>\t\t\t" row: no events
+    "Y70CtvdsGQf4_2.000_12.000.wav": [],  # in validation_durations.tsv only
+    "Y-gone_from_youtube_0.000_10.000.wav": None,
+}
+SYNTH = "dcase_synth/{kind}/{subset}/synthetic21_{subset}"
+REAL_AUDIO = "audio/validation/validation"
+REAL_META = "metadata/validation/validation.tsv"
+HEADER = "filename\tonset\toffset\tevent_label"
+
+
+def event_rows(clips: dict[str, list[Event] | None], listed: set[str]) -> list[str]:
+    rows = [HEADER]
+    for clip, events in clips.items():
+        if clip not in listed:
+            continue
+        rows += [f"{clip}\t{e.onset:.3f}\t{e.offset:.3f}\t{e.label}" for e in events or []] or [f"{clip}\t\t\t"]
+    return rows
+
+
+def build_desed(data: Path, complete: bool = True) -> Expected:
+    root = data / "desed"
+    events = {}
+    for subset, clips, only_in_durations in (("train", SYNTH_TRAIN, set()), ("validation", SYNTH_VALID, {"1.wav"})):
+        meta, audio = (SYNTH.format(kind=kind, subset=subset) for kind in ("metadata", "audio"))
+        write_text(root / meta / "soundscapes.tsv", event_rows(clips, set(clips) - only_in_durations))
+        if subset == "validation":
+            write_text(root / meta / "durations.tsv", ["filename\tduration"] + [f"{c}\t10.0" for c in clips])
+        for clip, clip_events in clips.items():
+            write_audio(root / audio / "soundscapes" / clip, 44100, 1, "PCM_16")
+            events[f"{audio}/soundscapes/{clip}"] = sorted(clip_events)
+    write_text(root / REAL_META, event_rows(REAL, set(REAL) - {"Y70CtvdsGQf4_2.000_12.000.wav"}))
+    present = [clip for clip, clip_events in REAL.items() if clip_events is not None]
+    write_text(root / "metadata/validation/validation_durations.tsv",  # as the baseline writes it: present audio
+               ["filename\tduration"] + [f"{clip}\t10.0" for clip in present])
+    for clip in present:
+        write_audio(root / REAL_AUDIO / clip, 44100, 1, "PCM_16")
+        events[f"{REAL_AUDIO}/{clip}"] = sorted(REAL[clip])
+    if complete:
+        mark_complete(root)
+    return Expected(labels=10, folds=("1",), sizes={"1": (3, 2, 3)}, events=events,
+                    breaker=(f"desed/{REAL_META}", f"{{data}}/desed/{REAL_META} is missing"))
+
+
 def _manual_setup(name: str) -> str:
     from sedbench.core import registry
 
@@ -471,6 +528,7 @@ ABSENT = {  # DataError of prepare() in an empty data folder; {root} is the data
     "tut2009": manual_message("tut2009", _manual_setup("tut2009")),
     "itc-irst": manual_message("itc-irst", _manual_setup("itc-irst")),
     "noiseme": manual_message("noiseme", _manual_setup("noiseme")),
+    "desed": manual_message("desed", _manual_setup("desed")),
 }
 
 BUILDERS: dict[str, Callable[[Path], Expected]] = {
@@ -485,4 +543,5 @@ BUILDERS: dict[str, Callable[[Path], Expected]] = {
     "tut2009": build_tut2009,
     "itc-irst": build_itc_irst,
     "noiseme": build_noiseme,
+    "desed": build_desed,
 }

@@ -184,7 +184,8 @@ def test_learns_a_toy_transcription_to_zero_error():
             features[start + 3, vocabulary.index((label, OFF))] += 3
         clips.append(FeatureClip(f"c{i}", features, 0.1, 4.0, None, np.zeros(3, np.float32), events))
     config = build_config(CTCRNN, "quick", {"units": "32", "epochs": "80", "learning_rate": "1.0",
-                                             "batch_size": "2", "gradient_clip": "0", "decay_patience": "1000"})
+                                             "batch_size": "2", "gradient_clip": "0", "decay_patience": "1000",
+                                             "patience": "none"})
     torch.manual_seed(0)
     system = CTCRNN(config, RunContext(labels=LABELS, seed=0, device="cpu", log=lambda m: None))
     history = system.fit(clips[:8], clips[8:])

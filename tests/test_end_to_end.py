@@ -96,9 +96,9 @@ def test_leaderboard_page_from_real_records(crnn_runs, tmp_path):
     html = (tmp_path / "lb.html").read_text()
     assert 'data-dataset="synth-mini"' in html and "F1_frm ↑" in html
     assert html.count('class="best"') >= 6  # one system: it is best in every metric column
-    for figure in ("Event activity", "Class-wise F1", "Training curves"):
+    for figure in ("Event activity", "Class-wise F1", "PSD-ROC", "Training curves"):
         assert figure in html
-    assert html.count("<svg") == 3
+    assert html.count("<svg") == 4 and "PSDS1 ↑" in html and "PSDS2_tuned ↑" in html
 
 
 def test_leaderboard_without_records_is_one_clear_error(tmp_path):

@@ -166,6 +166,10 @@ def test_report_tables_come_from_the_same_rows_as_the_page(runs, page, tmp_path)
         assert cell in md and cell in html
 
 
+def test_datasets_without_a_headline_metric_keep_their_row_order(page):
+    assert "Ranked by" not in page.read_text()
+
+
 def test_empty_runs_render_a_hint():
     html = render([])
     assert "No run records yet" in html
@@ -248,3 +252,17 @@ def test_in_chromium_sort_filter_tabs_escape_and_screenshot(browser, page, tmp_p
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not severe, severe
+
+
+def test_a_dataset_with_a_headline_metric_ranks_its_rows_on_it(tmp_path):
+    """DESED is ranked on PSDS1 (its ``headline_metric``), best first, whatever the order of the records."""
+    from sedbench.publish.summary import headline_metric
+
+    assert headline_metric("desed") == "PSDS1" and headline_metric("synth") is None
+    assert headline_metric("folder:mydata") is None
+    for system, psds1 in (("crnn", 0.21), ("cnn", 0.35), ("gmm", 0.05)):
+        record = _record("desed", system, 0, {**_events(50.0, 0.6), "PSDS1": psds1, "PSDS2": 0.5})
+        write_record(tmp_path / "runs" / "desed" / system / f"{system}-seed0.json", record)
+    html = render(load_records(tmp_path / "runs"))
+    assert _results_rows(html, "desed") == ["cnn", "crnn", "gmm"]
+    assert "Ranked by PSDS1" in html.split('data-dataset="desed"', 1)[1]

@@ -291,3 +291,27 @@ def test_the_plateau_schedule_halves_the_rate_when_validation_stalls(synth_mini,
     for epoch in range(1, len(rates) - 1):  # halved right after an epoch that did not improve on the best
         if rates[epoch + 1] < rates[epoch]:
             assert f1[epoch] <= max(f1[:epoch])
+
+
+def test_psds_benchmark_times_both_libraries_on_the_same_scores():
+    """A tiny input: the row holds sed_scores_eval's exact PSDS1 of the stored-precision scores and psds_eval's."""
+    import re
+
+    from sed_scores_eval.intersection_based import psds
+
+    from sedbench import benchmark
+    from sedbench.scoring.threshold_free import PSDS1, merged_references
+
+    lines = []
+    benchmark.bench_psds(lines, inputs=(("tiny", 12, 10.0, 8, 0.1, True), ("tiny, exact only", 12, 10.0, 8, 0.1, False)))
+    rows = [line for line in lines if line.startswith("| tiny")]
+    assert len(rows) == 2 and rows[1].endswith("| not run | — |")
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    labels = [f"class {k:02d}" for k in range(16)]
+    refs, ests = benchmark.random_event_lists(0, 12, 10.0, labels, events_per_file=8)
+    tables = benchmark.synthetic_scores(refs, ests, 10.0, labels, 0.1, seed=1)
+    assert all(np.array_equal(t[labels].to_numpy(), np.round(t[labels].to_numpy(), 3)) for t in tables.values())
+    truth = merged_references({name.rsplit(".", 1)[0]: events for name, events in refs.items()})
+    exact = psds(scores=tables, ground_truth=truth, audio_durations=dict.fromkeys(tables, 10.0), unit_of_time="hour",
+                 **PSDS1)[0]
+    assert cells[2] == f"{exact:.4f}" and re.fullmatch(r"\d+\.\d", cells[3]) and 0.0 <= float(cells[4]) <= 1.0

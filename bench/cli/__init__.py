@@ -14,6 +14,7 @@ from . import datasets, weights
 from .benchmark import benchmark
 from .listing import list_entries
 from .report import leaderboard, report
+from .rescore import rescore
 from .run import run, status
 from .score import score
 from .search import search
@@ -29,7 +30,7 @@ app = typer.Typer(
 for command in (run, status, search):
     app.command()(command)
 app.command("list")(list_entries)
-for command in (report, score, synthesize, leaderboard, benchmark):
+for command in (report, rescore, score, synthesize, leaderboard, benchmark):
     app.command()(command)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(weights.app, name="weights")

@@ -55,6 +55,7 @@ class Dataset(ABC):
     manual_setup: ClassVar[str] = ""  # for corpora that cannot be downloaded: what to place where
     homepage: ClassVar[str] = ""  # where the corpus is published
     validation_fixture: ClassVar[bool] = False  # the small dataset `sedbench validate` checks systems on
+    headline_metric: ClassVar[str | None] = None  # the metric the field ranks this test set on (None: no ranking)
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)

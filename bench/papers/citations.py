@@ -75,6 +75,15 @@ PHAN2018 = Paper(
     url="http://arxiv.org/abs/1811.01092",
 )
 
+TURPAULT2019 = Paper(
+    key="turpault2019",
+    citation=("N. Turpault, R. Serizel, A. Parag Shah, J. Salamon, \"Sound event detection in domestic environments "
+              "with weakly labeled data and soundscape synthesis\", DCASE 2019 Workshop, pp. 253-257; also "
+              "R. Serizel, N. Turpault, A. Shah, J. Salamon, \"Sound event detection in synthetic domestic "
+              "environments\", ICASSP 2020 (https://hal.inria.fr/hal-02355573)"),
+    url="https://hal.inria.fr/hal-02160855",
+)
+
 WANG2017 = Paper(
     key="wang2017",
     citation=("Y. Wang, F. Metze, \"A Transfer Learning Based Feature Extractor for Polyphonic Sound Event Detection "

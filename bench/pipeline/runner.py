@@ -17,10 +17,10 @@ from sedbench.core.data import AudioClip, Convergence, Event, FeatureClip, Label
 from sedbench.core.features import FeatureCache
 from sedbench.core.outputs import FrameActivity, check_outputs
 from sedbench.core.system import NO_CHECKPOINTS, RunContext
-from sedbench.scoring import metrics, threshold_free
-from sedbench.scoring.evaluate import score_outputs, score_threshold_free
+from sedbench.scoring import metrics
+from sedbench.scoring.evaluate import add_threshold_free, score_outputs, score_tuned
 from sedbench.scoring.postprocess import PostProcessing
-from sedbench.scoring.score_archive import StoredClip
+from sedbench.scoring.score_archive import StoredClip, as_stored
 from sedbench.scoring.tuning import tune_postprocessing
 
 from .inputs import FeatureMemo, memo_key, prepare_inputs
@@ -99,15 +99,11 @@ def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoin
     convergence = history.pop("convergence", None) if isinstance(history, dict) else None
     with timer("predict"):
         outputs = system.predict(inputs.test)
-    outputs = check_outputs(outputs, inputs.test, labels, job.system)
+    outputs = as_stored(check_outputs(outputs, inputs.test, labels, job.system))  # scored as they will be kept
     scores, headline, estimates = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend,
                                                 task, timer)
     with timer("threshold_free"):
-        curves = score_threshold_free(outputs, [c.clip_id for c in split.test], [c.duration for c in split.test],
-                                      {c.clip_id: c.events for c in split.test}, labels)
-    if curves is not None:
-        scores["threshold_free"] = curves
-        headline.update(threshold_free.headline(curves))
+        add_threshold_free(scores, headline, outputs, split.test, labels)
     tuned = None
     if _tunable(outputs, inputs.valid, dataset_cls.label_kind):
         with timer("tune"):
@@ -168,11 +164,12 @@ def _tunable(outputs: list, valid: list[FeatureClip], label_kind: LabelKind) -> 
 def tuned_scores(system, valid: list[FeatureClip], outputs: list, test: list[AudioClip], labels: tuple[str, ...],
                  settings: metrics.MetricSettings, job: JobSpec, task: Task) -> dict:
     """The test scores after post-processing tuned on the validation clips (a threshold and a median window per
-    class, by validation event F1); the papers' protocol (the job's own PostProcessing) stays the record's main
-    view. Only validation outputs and events are looked at to choose."""
+    class, by validation event F1), with PSDS of the scores median-filtered by those windows; the papers' protocol
+    (the job's own PostProcessing) stays the record's main view. Only validation outputs and events are looked at
+    to choose."""
     valid_outputs = check_outputs(system.predict(valid), valid, labels, job.system)
     post, search = tune_postprocessing([o.probabilities for o in valid_outputs], valid, labels, settings)
-    scores, headline, _ = score_outputs(outputs, test, labels, post, settings, job.metrics_backend, task)
+    scores, headline = score_tuned(outputs, test, labels, post, settings, job.metrics_backend, task)
     return {"postprocessing": {"thresholds": post.thresholds, "median_windows": post.windows}, "search": search,
             "headline": headline, "metrics": scores}
 

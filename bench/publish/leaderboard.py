@@ -34,6 +34,7 @@ from .summary import (
     columns,
     digits,
     format_cell,
+    headline_metric,
     level_f1,
     pitch_shifts,
     summarize,
@@ -69,6 +70,7 @@ class Section:
     metrics: tuple[str, ...]
     lines: list[Line]
     tested: str | None = None  # the column whose differences to the best row are bootstrap-tested
+    ranked_by: str | None = None  # the dataset's headline metric: rows come best first on it
     claims: list = field(default_factory=list)  # papers' claims judged on this dataset (sedbench.papers.claims)
     shifts: list[str] = field(default_factory=list)  # pitch shifts (quartertones) any row was evaluated at
     comparisons: list[tuple[PaperComparison, ComparedDataset]] = field(default_factory=list)
@@ -157,6 +159,10 @@ def _plots(rows: list[Row]) -> list[tuple[str, str, Markup]]:
          "first record (lowest seed), as in Fig. 3 and 6 of Cakir et al. 2017."),
         ("Class-wise F1", plots.class_wise_f1(series),
          "F1 per class at frame level (tag level for tagging datasets), mean over each system's records."),
+        ("PSD-ROC", plots.psd_roc(series),
+         "Effective true positive rate over effective false positives per hour for PSDS1 (dtc = gtc = 0.7) and PSDS2 "
+         "(dtc = gtc = 0.1, cttc = 0.3), from each system's stored test scores (sed_scores_eval); the area up to "
+         "100 per hour, normalized, is the PSDS in the legend. A system that outputs events has one operating point."),
         ("Training curves", plots.training_curves(series),
          "Validation F1_frm and training loss per epoch; one line per record, seeds share their system's colour."),
     ]
@@ -172,16 +178,28 @@ def build_sections(records: list[RunRecord], page_dir: Path | None = None) -> li
     for dataset in sorted({row.dataset for row in rows}):
         members = [row for row in rows if row.dataset == dataset]
         metrics = columns(members)
+        ranked_by = headline_metric(dataset)
+        if ranked_by in metrics:
+            members = _ranked(members, ranked_by)
+        else:
+            ranked_by = None
         tested = next((m for m in metrics if m in LEVELS), None)
         labels = next((list(r.dataset.labels) for r in records if r.dataset.name == dataset), [])
         sections.append(Section(
             name=dataset, slug=_slug(dataset, taken), labels=labels, metrics=metrics, tested=tested,
             lines=_lines(members, metrics, page_dir, tested), shifts=pitch_shifts(members),
             comparisons=[(c, d) for c in comparisons for d in c.datasets if d.dataset == dataset],
-            plots=_plots(members),
+            plots=_plots(members), ranked_by=ranked_by,
             claims=[v for v in verdicts if v.dataset == dataset],
         ))
     return sections
+
+
+def _ranked(rows: list[Row], metric: str) -> list[Row]:
+    """Best mean first; rows without the metric last, in their order."""
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    return sorted(rows, key=lambda row: (row.mean_std(metric) is None,
+                                         sign * row.mean_std(metric)[0] if row.mean_std(metric) else 0.0))
 
 
 def _delta_class(delta: float | None, metric: str) -> str:

@@ -1,4 +1,4 @@
-"""Leaderboard figures as inline SVG: event activity, class-wise F1 and training curves.
+"""Leaderboard figures as inline SVG: event activity, class-wise F1, PSD-ROC curves and training curves.
 
 Each function takes (series name, run records) pairs and returns an SVG string, or
 None when no record holds what the figure needs. Text stays text in the SVG
@@ -140,5 +140,35 @@ def training_curves(series: Series) -> str | None:
     for ax in (f1_ax, loss_ax):
         ax.grid(alpha=0.3)
     f1_ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return svg_text(fig)
+
+
+def psd_roc(series: Series) -> str | None:
+    """PSD-ROC curves of PSDS1 and PSDS2 (eTPR over eFPR per hour), one line per row: the mean of its records'
+    curves, read on the records' common eFPR grid."""
+    panels = {"psds1": [], "psds2": []}
+    for name, records in series:
+        for key, lines in panels.items():
+            curves = [(r.metrics.get("threshold_free") or {}).get(key, {}).get("curve") for r in records]
+            curves = [c for c in curves if c]
+            if curves and all(c["efpr"] == curves[0]["efpr"] for c in curves):
+                value = np.mean([(r.headline.get(key.upper()) or 0.0) for r in records])
+                lines.append((f"{name} ({value:.3f})", curves[0]["efpr"], np.mean([c["etpr"] for c in curves], 0)))
+    if not any(panels.values()):
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for ax, (key, lines) in zip(axes, panels.items()):
+        for (label, efpr, etpr), color in zip(lines, colors(len(lines))):
+            ax.step(efpr, etpr, where="post", color=color, linewidth=1.2, label=label)
+        ax.set_title(key.upper(), loc="left", fontsize=9)
+        ax.set_xlabel("eFPR (per hour)")
+        ax.set_xlim(0, max((e[-1] for _, e, _ in lines), default=100))
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        if lines:
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+    axes[0].set_ylabel("eTPR")
     fig.tight_layout()
     return svg_text(fig)

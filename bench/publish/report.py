@@ -10,7 +10,7 @@ from pathlib import Path
 from sedbench.papers.published import published_papers
 from sedbench.papers.tables import paper_has_rows, paper_table
 
-from .summary import BUDGET_MARK, Row, columns, format_cell, pitch_shifts
+from .summary import BUDGET_MARK, ONE_POINT_MARK, THRESHOLD_FREE, Row, columns, format_cell, pitch_shifts
 
 
 def markdown(rows: list[Row]) -> str:
@@ -33,6 +33,9 @@ def markdown(rows: list[Row]) -> str:
                                                     "converged)" for row in bound)
                       + ". Those runs ended when their epoch budget ran out, before their stopping rule fired: their "
                         "numbers are not those of a trained model.\n\n")
+        if any(m in THRESHOLD_FREE for m in metrics) and any(row.psds_at_one_point for row in members):
+            out.write(f"{ONE_POINT_MARK}: the system outputs events, not scores; its PSDS is psds_eval's at that one "
+                      "operating point, and lies below what a score sweep would give.\n\n")
         shifts = pitch_shifts(members)
         if shifts:
             out.write("Pitch-shift robustness (Cakir et al. 2017, Fig. 5): absolute change of F1_frm (percentage "
@@ -47,7 +50,9 @@ def markdown(rows: list[Row]) -> str:
     out.write("F1 in %, ER/EER/TER as ratios; mean ± sample std over seeds; segment and event statistics are accumulated "
               "over all test files (and summed over folds) before computing each seed's value. variant: the profile and "
               "the settings the row's config changes in it (custom: changed settings its rows share). converged: runs "
-              "whose stopping rule fired, of those that report it.\n")
+              "whose stopping rule fired, of those that report it. PSDS1 / PSDS2: sed_scores_eval's polyphonic sound detection "
+              "scores (0..1) with the DCASE 2021-2024 task 4 parameters, from the stored test scores without "
+              "post-processing; over several folds, the mean of the folds' values.\n")
     return out.getvalue()
 
 

@@ -21,6 +21,10 @@ LEGACY = ("F1_1s_legacy",)  # TUT-SED 2009's scene-averaged segment F1, for data
 RARE = ("ER_rare", "F1_rare")  # DCASE2017 task 2: onset-only events, 500 ms collar, averaged over classes
 TAGGING = ("F1_tag", "P_tag", "R_tag", "EER")
 TRANSCRIPTION = ("TER",)  # token error rate of CTC systems
+# sed_scores_eval's PSDS (DCASE 2021-2024 task 4 parameters), 0..1; over several folds the mean of the folds' values
+THRESHOLD_FREE = ("PSDS1", "PSDS2")
+# PSDS of the scores median-filtered with the validation-tuned windows (as DCASE task 4 baselines filter theirs)
+THRESHOLD_FREE_TUNED = ("PSDS1_tuned", "PSDS2_tuned")
 
 
 class _LowerIsBetter(frozenset):
@@ -45,10 +49,19 @@ def level_f1(metric: str) -> str | None:
             "ER_rare": "F1_rare", "EER": "F1_tag"}.get(base)
 
 
+def headline_metric(dataset: str) -> str | None:
+    """The metric a registered dataset's test set is ranked on (``Dataset.headline_metric``); None otherwise."""
+    try:
+        return registry.datasets.get(dataset).headline_metric
+    except SedbenchError:  # a folder dataset, or one no longer registered
+        return None
+
+
 def columns(rows: list["Row"]) -> tuple[str, ...]:
     """The metrics any of the rows has, in a fixed order (event metrics, rare events, tagging, transcription)."""
     present = {m for r in rows for m, values in r.values.items() if any(v is not None for v in values)}
-    return tuple(m for m in HEADLINE + TUNED + LEGACY + RARE + TAGGING + TRANSCRIPTION if m in present) or HEADLINE
+    order = HEADLINE + TUNED + THRESHOLD_FREE + THRESHOLD_FREE_TUNED + LEGACY + RARE + TAGGING + TRANSCRIPTION
+    return tuple(m for m in order if m in present) or HEADLINE
 
 
 @dataclass
@@ -104,6 +117,11 @@ class Row:
         """(runs that converged, runs that say whether they did)."""
         known = [r.convergence.converged for r in self.runs if r.convergence is not None]
         return sum(known), len(known)
+
+    @property
+    def psds_at_one_point(self) -> bool:
+        """The PSDS is of the system's events at their one operating point, not of swept scores."""
+        return any((r.metrics.get("threshold_free") or {}).get("operating_points") == 1 for r in self.runs)
 
     @property
     def budget_bound(self) -> bool:
@@ -191,6 +209,10 @@ def _pooled(records: list[RunRecord]) -> dict[str, float]:
         pooled["F1_1s_legacy"] = legacy_f1_from_sums(dict(scenes))["F1"]
     pooled.update(_rare_values(records))
     pooled.update(class_event_values(records))
+    for metric in THRESHOLD_FREE:  # needs the scores of every fold together: the folds' mean stands in
+        values = [r.headline.get(metric) for r in records]
+        if all(v is not None for v in values):
+            pooled[metric] = float(np.mean(values))
     return pooled
 
 
@@ -219,7 +241,7 @@ def summarize(records: list[RunRecord]) -> list[Row]:
             tuned = [record.tuned_view() for record in by_seed[seed]]
             if all(tuned):
                 pooled = _pooled(tuned)
-                for metric in ("F1_event", "ER_event"):
+                for metric in ("F1_event", "ER_event") + THRESHOLD_FREE:
                     values[f"{metric}_tuned"].append(pooled.get(metric))
         first = members[0]
         rows.append(
@@ -307,13 +329,17 @@ def digits(metric: str) -> int:
     return 1 if metric.startswith("F1") else 2 if metric.startswith(("ER", "TER")) else 3
 
 
+ONE_POINT_MARK = "†"  # PSDS of a system that outputs events: its one operating point
+
+
 def format_cell(row: Row, metric: str) -> str:
     stats = row.mean_std(metric)
     if stats is None:
         return "—"
     mean, std = stats
     d = digits(metric)
-    return f"{mean:.{d}f} ± {std:.{d}f}" if len(row.seeds) > 1 else f"{mean:.{d}f}"
+    mark = f" {ONE_POINT_MARK}" if metric.startswith("PSDS") and row.psds_at_one_point else ""
+    return (f"{mean:.{d}f} ± {std:.{d}f}" if len(row.seeds) > 1 else f"{mean:.{d}f}") + mark
 
 
 def class_event_values(records: list[RunRecord]) -> dict[str, float | None]:

@@ -68,11 +68,35 @@ def score_outputs(outputs: list, clips: list[AudioClip], labels: tuple[str, ...]
 
 def score_threshold_free(outputs: list, clip_ids: list[str], durations: list[float],
                          events: dict[str, list[Event]], labels: tuple[str, ...]) -> dict | None:
-    """sed_scores_eval's threshold-independent scores (``threshold_free``) of frame probabilities, or of events
-    at their one operating point; None for clip tags."""
-    tables, operating_points = threshold_free.score_tables(outputs, clip_ids, durations, labels)
+    """sed_scores_eval's threshold-independent scores (``threshold_free``) of frame probabilities, or psds_eval's
+    PSDS of events at their one operating point; None for clip tags and for test sets without reference events."""
+    ids = threshold_free.audio_ids(clip_ids)
+    references = threshold_free.merged_references({ids[c]: events.get(c, []) for c in clip_ids})
+    seconds = {ids[c]: d for c, d in zip(clip_ids, durations)}
+    if outputs and all(isinstance(o, Detections) for o in outputs):
+        detections = threshold_free.merged_references({ids[c]: o.events for c, o in zip(clip_ids, outputs)})
+        return threshold_free.operating_point_scores(detections, references, seconds, labels)
+    tables = threshold_free.score_tables(outputs, clip_ids, labels)
     if not tables:
         return None
-    references = threshold_free.merged_references(events, clip_ids)
-    seconds = dict(zip(tables, durations))  # score_tables keeps the clips' order
-    return threshold_free.threshold_free_scores(tables, references, seconds, labels, operating_points)
+    return threshold_free.threshold_free_scores(tables, references, seconds, labels)
+
+
+def score_tuned(outputs: list, clips: list[AudioClip], labels: tuple[str, ...], post, settings: metrics.MetricSettings,
+                backend: str, task: Task) -> tuple[dict, dict]:
+    """(metrics, headline) of frame outputs under tuned post-processing (``tuning.TunedPostProcessing``): sed_eval's
+    metrics of its events, and the threshold-independent scores of the scores it median-filters."""
+    scores, headline, _ = score_outputs(outputs, clips, labels, post, settings, backend, task)
+    filtered = [FrameActivity(post.filtered_scores(o.probabilities, labels), o.hop_seconds, o.tags) for o in outputs]
+    add_threshold_free(scores, headline, filtered, clips, labels)
+    return scores, headline
+
+
+def add_threshold_free(scores: dict, headline: dict, outputs: list, clips: list[AudioClip],
+                       labels: tuple[str, ...]) -> None:
+    """Adds the threshold-independent scores of ``outputs`` (none for clip tags) to a record's scores and headline."""
+    curves = score_threshold_free(outputs, [c.clip_id for c in clips], [c.duration for c in clips],
+                                  {c.clip_id: c.events for c in clips}, labels)
+    if curves is not None:
+        scores["threshold_free"] = curves
+        headline.update(threshold_free.headline(curves))
