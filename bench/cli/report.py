@@ -10,9 +10,12 @@ from sedbench.core.errors import SedbenchError
 
 
 def _records(runs_dir: Path, allow_empty: bool = False) -> list:
+    """Every record under ``runs_dir``; one that does not parse is named in one warning line and left out."""
     from sedbench.pipeline.record import load_records
 
-    records = load_records(runs_dir)
+    from .common import echo_err
+
+    records = load_records(runs_dir, warn=echo_err)
     if not records and not allow_empty:
         raise SedbenchError(f"no run records found under {runs_dir}; run `sedbench run ...` first")
     return records

@@ -172,6 +172,7 @@ class RunRecord:
             raise RecordFormatError(f"{where} has schema_version {data.get('schema_version')!r}; "
                                     f"this sedbench reads version {SCHEMA_VERSION}")
         record = _build(cls, {k: v for k, v in data.items() if k not in ("path", "live_outputs")}, where, "")
+        _check_contents(record, where)
         record.path = Path(path) if path else None
         return record
 
@@ -270,7 +271,72 @@ def _check(value, annotation, where: str, name: str):
         ok = isinstance(value, expected)
     if not ok:
         raise RecordFormatError(f"{where}: {name!r} must be {_type_name(expected)}, got {type(value).__name__}")
+    if origin is dict and args:
+        for key, item in value.items():
+            _check(item, args[1], where, f"{name}.{key}")
+    elif origin is list and args:
+        for i, item in enumerate(value):
+            _check(item, args[0], where, f"{name}[{i}]")
     return value
+
+
+COUNTED_LEVELS = ("frame", "1s", "event")  # sed_eval's levels, pooled over folds and seeds by their counts
+SCORE_FIELDS = ("F1", "precision", "recall", "ER", "S", "D", "I", "EER", "value", "mean", "macro_F1", "micro_F1")
+NUMBERS = list[float | None]
+
+
+def _check_contents(record: "RunRecord", where: str) -> None:
+    """The free-form parts that tables and plots read, checked so that one mistyped value names its field
+    instead of breaking a whole page."""
+    _check_levels(record.metrics, where, "metrics")
+    if record.tuned is not None:
+        _check(record.tuned.get("headline"), dict[str, float | None], where, "tuned.headline")
+        _check_levels(_check(record.tuned.get("metrics"), dict, where, "tuned.metrics"), where, "tuned.metrics")
+    for key, value in record.history.items():  # the training curves plotted
+        if key == "epoch" or key.startswith(("train_", "valid_")) and isinstance(value, list):
+            _check(value, NUMBERS, where, f"history.{key}")
+    for study, result in record.robustness.items():
+        _check(result, dict, where, f"robustness.{study}")
+        if "shifts" in result:
+            _check(result["shifts"], dict[str, dict], where, f"robustness.{study}.shifts")
+    if record.excerpt is not None:
+        excerpt = record.excerpt
+        _check(excerpt.get("clip"), str, where, "excerpt.clip")
+        for key in ("start", "end"):
+            _check(excerpt.get(key), float, where, f"excerpt.{key}")
+        for key in ("reference", "estimated"):
+            for i, event in enumerate(_check(excerpt.get(key), list, where, f"excerpt.{key}")):
+                if not (isinstance(event, list) and len(event) == 3 and isinstance(event[2], str)):
+                    raise RecordFormatError(f"{where}: 'excerpt.{key}[{i}]' must be [onset, offset, label]")
+                _check(event[:2], list[float], where, f"excerpt.{key}[{i}]")
+
+
+def _check_levels(metrics: dict, where: str, name: str) -> None:
+    for level, scores in metrics.items():
+        path = f"{name}.{level}"
+        _check(scores, dict, where, path)
+        if "overall" in scores:
+            overall = _check(scores["overall"], dict, where, f"{path}.overall")
+            _check_scores(overall, where, f"{path}.overall")
+            if level in COUNTED_LEVELS or "counts" in overall:
+                _check(overall.get("counts"), dict[str, float | None], where, f"{path}.overall.counts")
+        for label, values in _check(scores.get("class_wise", {}), dict, where, f"{path}.class_wise").items():
+            if values is not None and not isinstance(values, (int, float)):
+                _check_scores(_check(values, dict, where, f"{path}.class_wise.{label}"), where,
+                              f"{path}.class_wise.{label}")
+        for key in ("psds1", "psds2"):
+            if level == "threshold_free" and key in scores:
+                psds = _check(scores[key], dict, where, f"{path}.{key}")
+                _check_scores(psds, where, f"{path}.{key}")
+                curve = _check(psds.get("curve"), dict[str, NUMBERS], where, f"{path}.{key}.curve")
+                if len(curve.get("efpr", [])) != len(curve.get("etpr", [])):
+                    raise RecordFormatError(f"{where}: '{path}.{key}.curve' must have as many etpr as efpr values")
+
+
+def _check_scores(values: dict, where: str, name: str) -> None:
+    for key in SCORE_FIELDS:
+        if key in values:
+            _check(values[key], float | None, where, f"{name}.{key}")
 
 
 def _type_name(kind) -> str:
