@@ -88,7 +88,8 @@ def _event_record(system, seed, class_wise, overall_f1, overall_er, fold="1"):
         "system": {"name": system, "parameters": 10, "citation": "c", "url": "u"},
         "profile": "quick", "config_hash": f"{system}-h", "seed": seed, "fold": fold, "config": {},
         "headline": {"F1_event": overall_f1, "ER_event": overall_er},
-        "metrics": {"event": {"class_wise": class_wise, "overall": {"F1": overall_f1, "ER": overall_er}}},
+        "metrics": {"event": {"class_wise": class_wise, "overall": {"F1": overall_f1, "ER": overall_er, "counts": {
+            key: sum(c["counts"][key] for c in class_wise.values()) for key in ("Nref", "Nsys", "Ntp", "Nfp", "Nfn")}}}},
         "timings": {"fit": 1.0, "total": 2.0},
     }
 

@@ -56,3 +56,35 @@ def test_score_command_errors(tmp_path):
     bad.write_text("a.wav\t0.5\tlate\tdog barking\n")
     result = run_cli(["score", "--reference", str(refs), "--estimated", str(bad)])
     assert result.returncode == 2 and "bad.txt, line 1" in result.stderr
+
+
+def test_ratios_without_a_denominator_are_undefined_not_huge(tmp_path):
+    """sed_eval divides by its eps: a class with output but no reference events has ER 2.25e17 at 20 ms. Here such
+    ratios are undefined: null in JSON, n/a in text; a class with neither has no precision either."""
+    refs, est = _write(tmp_path)
+    result = score(read_event_lists(refs), read_event_lists(est), None, ["bird singing", "dog barking", "rain", "cat"],
+                   MetricSettings(0.02))
+    for level in ("frame", "1s", "event"):
+        bird, cat, rain = (result[level]["class_wise"][label] for label in ("bird singing", "cat", "rain"))
+        assert bird["ER"] is None and bird["recall"] is None and bird["F1"] is None and bird["precision"] == 0.0
+        assert cat["ER"] is cat["recall"] is cat["precision"] is cat["F1"] is None
+        assert rain["precision"] is None and rain["recall"] == 0.0 and abs(rain["ER"] - 1.0) < 1e-9  # all missed
+    nothing = score({"a.wav": []}, {"a.wav": [Event(1.0, 2.0, "dog")]}, {"a.wav": 5.0}, ["dog"], MetricSettings(0.02))
+    overall = nothing["frame"]["overall"]
+    assert overall["ER"] is overall["S"] is overall["D"] is overall["I"] is overall["recall"] is None
+    out = tmp_path / "scores.json"
+    cli = run_cli(["score", "--reference", str(refs), "--estimated", str(est), "--json", str(out), "--class-wise"])
+    assert cli.returncode == 0, cli.stderr
+    bird_lines = [line for line in cli.stdout.splitlines() if line.strip().startswith("bird singing")]
+    assert bird_lines and all("ER n/a" in line for line in bird_lines) and "e+" not in cli.stdout
+    assert json.loads(out.read_text())["metrics"]["frame"]["class_wise"]["bird singing"]["ER"] is None
+
+
+def test_times_that_would_need_absurd_memory_are_one_sentence(tmp_path):
+    refs, _ = _write(tmp_path)
+    est = tmp_path / "far.txt"
+    est.write_text("a.wav\t1.0\t1000000000\tdog barking\n")
+    cli = run_cli(["score", "--reference", str(refs), "--estimated", str(est)])
+    assert cli.returncode != 0 and "MemoryError" not in cli.stderr and "Traceback" not in cli.stderr
+    assert ("a.wav: an event ends at 1e+09 s ('dog barking'), which needs 5e+10 frames of 0.02 s for 2 class(es); "
+            "expected times in seconds within the recording") in cli.stderr

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sedbench.core.data import Event
+from sedbench.core.errors import DataError
 
 # Counts stored in run records so folds can be pooled exactly later.
 SEGMENT_COUNT_KEYS = ("Ntp", "Ntn", "Nfp", "Nfn", "Nref", "Nsys", "S", "D", "I")
@@ -91,6 +92,8 @@ def score(
         ref = _to_list(references[clip_id], clip_id)
         est = _to_list(estimates.get(clip_id, []), clip_id)
         length = durations[clip_id] if durations is not None else None
+        _check_frames(clip_id, references[clip_id] + estimates.get(clip_id, []), length, settings.frame_resolution,
+                      len(labels))
         before = {level: dict(obj.overall) for level, obj in (("frame", frame), ("1s", second), ("event", event))}
         frame.evaluate(ref, est, evaluated_length_seconds=length)
         second.evaluate(ref, est, evaluated_length_seconds=length)
@@ -171,8 +174,10 @@ def score_rare_events(
             metrics_object.evaluate(_to_list(ref, clip_id), _to_list(est, clip_id))
         f, er = metrics_object.overall_f_measure(), metrics_object.overall_error_rate()
         counts = {key: float(metrics_object.overall[key]) for key in ("Nref", "Nsys", "Ntp", "Nfp", "Nfn")}
-        per_class[label] = {"ER": _clean(er["error_rate"]), "F1": _clean(f["f_measure"] * 100),
-                            "precision": _clean(f["precision"] * 100), "recall": _clean(f["recall"] * 100),
+        defined = bool(counts["Nref"])  # without reference events ER and recall are undefined, not 1/eps
+        per_class[label] = {"ER": _clean(er["error_rate"]) if defined else None, "F1": _clean(f["f_measure"] * 100),
+                            "precision": _clean(f["precision"] * 100) if counts["Nsys"] else None,
+                            "recall": _clean(f["recall"] * 100) if defined else None,
                             "clips": len(clips), "counts": counts}
     ers = [c["ER"] for c in per_class.values() if c["ER"] is not None]
     f1s = [c["F1"] for c in per_class.values() if c["F1"] is not None]
@@ -252,33 +257,56 @@ def legacy_f1_from_sums(per_scene: dict[str, dict[str, float]], segment_seconds:
             "empty_segments": "skipped", "scenes": scenes}
 
 
+MAX_FRAME_CELLS = 2 * 10**8  # frames x classes of one file's activity matrices: about 1.6 GB as float64
+
+
+def _check_frames(clip_id: str, events: list[Event], length: float | None, resolution: float, classes: int) -> None:
+    """A file whose times would need absurd memory at the frame resolution is one sentence, not a MemoryError."""
+    end = max([length or 0.0] + [e.offset for e in events])
+    frames = end / float(resolution)
+    if frames * max(classes, 1) > MAX_FRAME_CELLS:
+        latest = max(events, key=lambda e: e.offset, default=None)
+        if latest is not None and latest.offset >= (length or 0.0):
+            what = f"an event ends at {latest.offset:g} s ({latest.label!r})"
+        else:
+            what = f"its duration is {length:g} s"
+        raise DataError(f"{clip_id}: {what}, which needs {frames:.3g} frames of {resolution:g} s for {classes} "
+                        f"class(es); expected times in seconds within the recording (at most "
+                        f"{MAX_FRAME_CELLS / max(classes, 1) * resolution:.0f} s at this resolution)")
+
+
 def _clean(value) -> float | None:
     value = float(value)
     return None if math.isnan(value) else value
 
 
 def _summary(metrics, labels: list[str], overall_keys: tuple[str, ...], class_keys: tuple[str, ...]) -> dict:
-    """Overall and class-wise F1 (%), precision, recall, ER (+ S/D/I overall) and the raw counts."""
+    """Overall and class-wise F1 (%), precision, recall, ER (+ S/D/I overall) and the raw counts.
+
+    A ratio whose denominator is zero is undefined (None): recall and the error rates without reference events
+    (sed_eval divides by its eps there and reports ER up to 2.25e17), precision without system output."""
     f, er = metrics.overall_f_measure(), metrics.overall_error_rate()
+    counts = {key: float(metrics.overall[key]) for key in overall_keys}
     overall = {
         "F1": _clean(f["f_measure"] * 100),
-        "precision": _clean(f["precision"] * 100),
-        "recall": _clean(f["recall"] * 100),
-        "ER": _clean(er["error_rate"]),
-        "S": _clean(er["substitution_rate"]),
-        "D": _clean(er["deletion_rate"]),
-        "I": _clean(er["insertion_rate"]),
-        "counts": {key: float(metrics.overall[key]) for key in overall_keys},
+        "precision": _clean(f["precision"] * 100) if counts["Nsys"] else None,
+        "recall": _clean(f["recall"] * 100) if counts["Nref"] else None,
+        "ER": _clean(er["error_rate"]) if counts["Nref"] else None,
+        "S": _clean(er["substitution_rate"]) if counts["Nref"] else None,
+        "D": _clean(er["deletion_rate"]) if counts["Nref"] else None,
+        "I": _clean(er["insertion_rate"]) if counts["Nref"] else None,
+        "counts": counts,
     }
     class_wise = {}
     for label in labels:
         f, er = metrics.class_wise_f_measure(label), metrics.class_wise_error_rate(label)
+        counts = {key: float(metrics.class_wise[label][key]) for key in class_keys}
         class_wise[label] = {
             "F1": _clean(f["f_measure"] * 100),
-            "precision": _clean(f["precision"] * 100),
-            "recall": _clean(f["recall"] * 100),
-            "ER": _clean(er["error_rate"]),
-            "counts": {key: float(metrics.class_wise[label][key]) for key in class_keys},
+            "precision": _clean(f["precision"] * 100) if counts["Nsys"] else None,
+            "recall": _clean(f["recall"] * 100) if counts["Nref"] else None,
+            "ER": _clean(er["error_rate"]) if counts["Nref"] else None,
+            "counts": counts,
         }
     return {"overall": overall, "class_wise": class_wise}
 
