@@ -634,6 +634,70 @@ def test_a_checkpoint_with_pickled_code_is_refused(folder, runs, tmp_path, sedbe
     assert not marker.exists()
 
 
+def _bound_checkpoint(folder: Path, runs: Path, tmp_path: Path, epoch: int, model: dict | None = None,
+                      **job_changes) -> Path:
+    """A checkpoint in the job's folder, naming the job (with ``job_changes``) as `bind` does."""
+    from dataclasses import asdict
+
+    import torch
+
+    from sedbench import __version__
+    from sedbench.pipeline.checkpoints import rng_state
+    from sedbench.pipeline.grid import plan
+    from sedbench.pipeline.jobs import JobSpec, Locations
+
+    where = Locations(data_dir=tmp_path.resolve() / "data", cache_dir=tmp_path.resolve() / "cache", runs_dir=runs)
+    (job,) = plan([JobSpec("crnn", str(folder), overrides={"max_epochs": "1"})], where)
+    path = _checkpoint_of_the_job(folder, runs, tmp_path)
+    identity = {**asdict(job.key), "sedbench_version": __version__, **job_changes}
+    torch.save({"epoch": epoch, "model": model or {}, "rng": rng_state(), "job": identity}, path)
+    return path
+
+
+def test_a_checkpoint_of_another_config_is_refused(folder, runs, tmp_path, sedbench):
+    # same system, data, fold and seed, another learning rate: the shapes fit, the settings do not
+    checkpoint = _bound_checkpoint(folder, runs, tmp_path, 1, config_hash="0123456789ab")
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_job_failed(outcome, re.compile(
+        rf"FAILED: checkpoint {re.escape(str(checkpoint))} belongs to another job \(config_hash '0123456789ab', not "
+        r"'\w{12}'\); refused to resume from it: delete it to start this job over$"), runs, folder)
+
+
+def test_a_checkpoint_of_another_sedbench_version_or_without_its_job_is_refused(folder, runs, tmp_path, sedbench):
+    checkpoint = _bound_checkpoint(folder, runs, tmp_path, 1, sedbench_version="0.0.1")
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_job_failed(outcome, re.compile(rf"FAILED: checkpoint {re.escape(str(checkpoint))} belongs to another job "
+                                          r"\(sedbench_version '0\.0\.1', not '.+'\); refused"), runs, folder)
+    import torch
+
+    from sedbench.pipeline.checkpoints import rng_state
+
+    torch.save({"epoch": 1, "model": {}, "rng": rng_state()}, checkpoint)  # written before checkpoints named jobs
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_job_failed(outcome, f"FAILED: checkpoint {checkpoint} does not name the job that wrote it (an older "
+                               "sedbench wrote it); refused to resume from it: delete it to start this job over",
+                      runs, folder)
+
+
+def test_a_checkpoint_past_the_epoch_budget_is_refused(folder, runs, tmp_path, sedbench):
+    checkpoint = _bound_checkpoint(folder, runs, tmp_path, 7)
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_job_failed(outcome, f"FAILED: checkpoint {checkpoint} is at epoch 7, beyond this job's budget of 1 "
+                               "epochs; delete it to start this job over", runs, folder)
+
+
+def test_a_checkpoint_that_cannot_be_restored_is_a_checkpoint_problem_not_a_system_bug(folder, runs, tmp_path,
+                                                                                      sedbench):
+    import torch
+
+    checkpoint = _bound_checkpoint(folder, runs, tmp_path, 0, model={"no.such.layer": torch.zeros(3)})
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert_job_failed(outcome, re.compile(
+        rf"FAILED: resuming from checkpoint {re.escape(str(checkpoint))} \(after epoch 0\) failed \(\w+: .*\); it "
+        r"does not fit this system's code: delete it to start this job over$"), runs, folder)
+    assert "system 'crnn' raised" not in outcome.stderr
+
+
 # --------------------------------------------------------------------------- archives (sedbench datasets fetch)
 
 

@@ -162,3 +162,24 @@ def test_attached_harness_state_is_saved_and_restored_with_the_checkpoint(tmp_pa
     assert restored == [{"epochs": [{"epoch": 1, "F1_frm": 10.0}, {"epoch": 2, "F1_frm": 12.0}]}]
     Checkpoints(None).attach("x", lambda: 1, restored.append)  # a disabled store keeps nothing
     assert Checkpoints(None)._harness == {}
+
+
+def test_a_checkpoint_names_its_job_and_only_that_job_resumes_from_it(tmp_path):
+    job = {"system": "crnn", "config_hash": "aaaaaaaaaaaa", "dataset_fingerprint": "f" * 16, "fold": "1", "seed": 0,
+           "sedbench_version": "1.0"}
+    writer = Checkpoints(tmp_path / "checkpoint.pt")
+    writer.bind(job, max_epoch=5)
+    writer.save({"epoch": 3, "model": {"w": torch.ones(2)}})
+    assert read_checkpoint(writer.path)["job"] == job
+    same = Checkpoints(writer.path)
+    same.bind(job, max_epoch=5)
+    assert same.load()["epoch"] == 3 and same.resumed_epoch == 3
+    other = Checkpoints(writer.path)
+    other.bind({**job, "seed": 1, "config_hash": "bbbbbbbbbbbb"}, max_epoch=5)
+    with pytest.raises(CheckpointError, match=r"belongs to another job \(config_hash 'aaaaaaaaaaaa', not "
+                                              r"'bbbbbbbbbbbb'; seed 0, not 1\)"):
+        other.load()
+    shorter = Checkpoints(writer.path)
+    shorter.bind(job, max_epoch=2)
+    with pytest.raises(CheckpointError, match="is at epoch 3, beyond this job's budget of 2 epochs"):
+        shorter.load()

@@ -59,6 +59,9 @@ class NoCheckpoints:
     def attach(self, name: str, get: Callable[[], Any], restore: Callable[[Any], None]) -> None:
         pass
 
+    def bind(self, job: dict, max_epoch: int | None = None) -> None:
+        pass
+
     def clear(self) -> None:
         pass
 

@@ -8,7 +8,9 @@ best weights, a data-order generator's state). The global random number generato
 CUDA) are saved with it and restored by ``load()``, so a resumed run draws the same numbers as an uninterrupted one.
 
 Writes are atomic (temporary file, fsync, rename): a kill during a write leaves the previous checkpoint. Reads
-use ``weights_only=True``: a checkpoint holding pickled code is refused, never executed.
+use ``weights_only=True``: a checkpoint holding pickled code is refused, never executed. A checkpoint names the job
+that wrote it (``bind``: system, config hash, dataset fingerprint, fold, seed, sedbench version); one of another
+job, or one past the job's epoch budget, is refused rather than resumed under settings it was not trained with.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ class Checkpoints:
         self.resumed_epoch: int | None = None  # the epoch count of the checkpoint load() resumed from
         self.saves = 0
         self._harness: dict = {}  # name -> (get, restore): the harness's own per-epoch state, saved alongside
+        self.job: dict | None = None  # the job this checkpoint belongs to (``bind``)
+        self.max_epoch: int | None = None
+
+    def bind(self, job: dict, max_epoch: int | None = None) -> None:
+        """Tie the checkpoint to one job: saves carry ``job``; load refuses another job's, or an epoch past
+        ``max_epoch``."""
+        self.job, self.max_epoch = dict(job), max_epoch
 
     def attach(self, name: str, get, restore) -> None:
         """Save ``get()`` with every checkpoint and hand it to ``restore`` on load (e.g. the --track-test curve)."""
@@ -82,12 +91,28 @@ class Checkpoints:
         if not isinstance(state, dict) or "rng" not in state:
             raise CheckpointError(f"checkpoint {self.path} is not a sedbench training checkpoint (no 'rng' entry); "
                                   "delete it to restart this job from scratch")
+        self._check_owner(state.pop("job", None), state.get("epoch"))
         restore_rng_state(state.pop("rng"))
         for name, value in state.pop("harness", {}).items():
             if name in self._harness:
                 self._harness[name][1](value)
         self.resumed_epoch = state.get("epoch")
         return state
+
+    def _check_owner(self, saved: dict | None, epoch) -> None:
+        start_over = "delete it to start this job over"
+        if self.job is not None:
+            if not isinstance(saved, dict):
+                raise CheckpointError(f"checkpoint {self.path} does not name the job that wrote it (an older "
+                                      f"sedbench wrote it); refused to resume from it: {start_over}")
+            differences = [f"{name} {saved.get(name)!r}, not {value!r}" for name, value in self.job.items()
+                           if saved.get(name) != value]
+            if differences:
+                raise CheckpointError(f"checkpoint {self.path} belongs to another job ({'; '.join(differences)}); "
+                                      f"refused to resume from it: {start_over}")
+        if self.max_epoch is not None and isinstance(epoch, int) and epoch > self.max_epoch:
+            raise CheckpointError(f"checkpoint {self.path} is at epoch {epoch}, beyond this job's budget of "
+                                  f"{self.max_epoch} epochs; {start_over}")
 
     def save(self, state: dict) -> None:
         if self.path is None:
@@ -99,7 +124,8 @@ class Checkpoints:
         try:
             with os.fdopen(handle, "wb") as out:
                 harness = {name: get() for name, (get, _) in self._harness.items()}
-                torch.save({**state, "rng": rng_state(), **({"harness": harness} if harness else {})}, out)
+                torch.save({**state, "rng": rng_state(), **({"harness": harness} if harness else {}),
+                            **({"job": self.job} if self.job is not None else {})}, out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)

@@ -210,7 +210,12 @@ def execute(resolved: ResolvedJob, where: Locations, timeout: float | None = Non
         return _failed(key, label, str(exc), started, checkpoints)
     except Exception as exc:  # the system's own bug: the grid goes on
         first = (str(exc).strip().splitlines() or [""])[0]
-        reason = f"system {resolved.job.system!r} raised {type(exc).__name__}" + (f": {first}" if first else "")
+        error = type(exc).__name__ + (f": {first}" if first else "")
+        if checkpoints.resumed_epoch is not None and checkpoints.saves == 0:  # failed restoring, before any epoch
+            reason = (f"resuming from checkpoint {checkpoints.path} (after epoch {checkpoints.resumed_epoch}) failed "
+                      f"({error}); it does not fit this system's code: delete it to start this job over")
+        else:
+            reason = f"system {resolved.job.system!r} raised {error}"
         return _failed(key, label, reason, started, checkpoints)
     finally:
         if log_file is not None:

@@ -75,6 +75,9 @@ def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoin
         dataset = resolved.dataset
         split = dataset.split(job.fold)
 
+    budget = getattr(config, system_cls.budget_setting, None) if system_cls.budget_setting else None
+    checkpoints.bind({**asdict(resolved.key), "sedbench_version": __version__},
+                     max_epoch=budget if isinstance(budget, int) and not isinstance(budget, bool) else None)
     seed_everything(job.seed)
     task = dataset_cls.task
     test_curve = TestCurve(job.system, split.test, labels, post, job.metrics_backend, task) if job.track_test else None
