@@ -12,7 +12,7 @@ On disk, as chime_home.tar.gz unpacks (one package for both sets; dcase_util 0.2
         chunks/<chunk>.16kHz.wav        mono 16 kHz (used); <chunk>.48kHz.wav stereo (not used)
         chunks/<chunk>.csv              key,value rows; the "majorityvote" row holds the tag codes, e.g. "cpf"
         development_chunks_refined_crossval_dcase2016.csv    id,<chunk>,<set 0-4>  (set k-1 = test of fold k)
-        evaluation_chunks_refined.csv                        id,<chunk>            (the 846 evaluation chunks)
+        evaluation_chunks_refined.csv                        id,<chunk>            (the 816 evaluation chunks)
 
 ``chime-home``: 5 folds of the development chunks. ``chime-home-eval``: all development
 chunks for training, the evaluation chunks for testing; it shares the same folder.
@@ -160,7 +160,7 @@ class ChimeHome(_ChimeHomeBase):
 @register_dataset("chime-home-eval")
 class ChimeHomeEval(_ChimeHomeBase):
     name = "chime-home-eval"
-    description = "CHiME-Home (DCASE2016 task 4): train on all development chunks, test on the 846 evaluation chunks"
+    description = "CHiME-Home (DCASE2016 task 4): train on all development chunks, test on the 816 evaluation chunks"
     folds = ("1",)
 
     def load_split(self, fold: str) -> Split:

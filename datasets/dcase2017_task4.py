@@ -12,7 +12,7 @@ YouTube's and has to be placed by hand::
         groundtruth_weak_label_training_set.csv      <id>_<start>_<end>.wav<TAB><start><TAB><end><TAB><label>
         groundtruth_weak_label_testing_set.csv       same form
         groundtruth_strong_label_testing_set.csv     <id>_<start>_<end>.wav<TAB><onset><TAB><offset><TAB><label>
-        sound_event_list_17_classes.txt, README.txt, APACHE_LICENSE.txt
+        sound_event_list_17_classes.txt, README.md, APACHE_LICENSE.txt
         audio/**/Y<id>_<start>_<end>.wav             placed by hand (.flac also read), any sub-folders
 
 Clips whose audio is missing (many videos are gone from YouTube) are left out with a
@@ -38,8 +38,11 @@ from sedbench.papers.citations import MESAROS2017
 from ._layout import CorpusDataset, clips_with_audio
 
 REPOSITORY = "https://github.com/ankitshah009/Task-4-Large-scale-weakly-supervised-sound-event-detection-for-smart-cars"
+# A commit, not master: files on a branch change (README.txt became README.md in 2017; dcase_util 0.2.20 still lists
+# README.txt, and its md5 is that of GitHub's "404: Not Found" page). Sizes and md5s checked against this commit.
+COMMIT = "96dc262e3869580c0ff4c4de622995a8e3573ad9"  # 2021-12-20, the repository's last
 RAW_URL = ("https://raw.githubusercontent.com/ankitshah009/"
-           "Task-4-Large-scale-weakly-supervised-sound-event-detection-for-smart-cars/master/")
+           f"Task-4-Large-scale-weakly-supervised-sound-event-detection-for-smart-cars/{COMMIT}/")
 AUDIO_SUFFIXES = (".wav", ".flac")
 
 WEAK_TRAIN = "groundtruth_weak_label_training_set.csv"
@@ -72,7 +75,7 @@ class Dcase2017Task4(CorpusDataset):
         _label_file(WEAK_TRAIN, 2942866, "1a98a76221fa5b5a85aaee9dbf02a2bf"),
         _label_file(WEAK_TEST, 34199, "b742b4d6517c82595e09a65d470ff811"),
         _label_file("APACHE_LICENSE.txt", 554, "7c99165dc7f440b7270f434683e8c4a1"),
-        _label_file("README.txt", 15, "6cb875b80d51f9a26eb05db7f9779011"),
+        _label_file("README.md", 10046, "fefe79c9f21b14ee3c8a958531d39b83"),
         _label_file("sound_event_list_17_classes.txt", 491, "0312c45c1ab7fc8403dfedaafdc8519f"),
         _label_file(STRONG_TEST, 37121, "da6079ac7c196c679b450cefdd0e8700"),
     )

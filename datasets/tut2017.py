@@ -5,7 +5,7 @@ TUTSoundEvents_2017_DevelopmentSet)::
 
     <data_dir>/tut2017/TUT-sound-events-2017-development/
         audio/street/a001.wav ...                 binaural, 44.1 kHz, 24 bit
-        meta/street/a001.ann ...                  onset<TAB>offset<TAB>label (verified annotations)
+        meta/street/a001.ann ...                  file, scene, onset, offset, label, type, recording (CRLF)
         evaluation_setup/street_fold<1-4>_{train,test,evaluate}.txt
         non_verified/...                          the annotations before verification (not used)
 

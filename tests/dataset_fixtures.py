@@ -86,9 +86,12 @@ TUT2016_SCENE_LABELS = {"home": TUT2016_HOME, "residential_area": TUT2016_RESIDE
 TUT_DEV_2016 = "TUT-sound-events-2016-development"
 
 
-def _tut_scene_dataset(base: Path, scenes: dict, scene_labels: dict, comma_decimal: bool = False
-                       ) -> dict[str, list[Event]]:
-    """audio/<scene>/<id>.wav (binaural 44.1 kHz 24 bit), meta/<scene>/<id>.ann and meta.txt; events by path."""
+def _tut_scene_dataset(base: Path, scenes: dict, scene_labels: dict, comma_decimal: bool = False,
+                       rows_2017: bool = False) -> dict[str, list[Event]]:
+    """audio/<scene>/<id>.wav (binaural 44.1 kHz 24 bit), meta/<scene>/<id>.ann and meta.txt; events by path.
+
+    ``rows_2017``: the .ann files as TUT Sound Events 2017 publishes them: 7-column rows (file, scene, onset, offset,
+    label, event type, recording) with CRLF line ends, and a zero-length event in the first recording."""
     events = {}
     meta = []
     for scene, (recordings, _) in scenes.items():
@@ -96,10 +99,18 @@ def _tut_scene_dataset(base: Path, scenes: dict, scene_labels: dict, comma_decim
             relative = f"audio/{scene}/{recording}.wav"
             write_audio(base / relative, 44100, 2, "PCM_24")
             clip_events = two_events(index, scene_labels[scene])
+            if rows_2017 and index == 0:
+                clip_events.append(Event(0.7, 0.7, scene_labels[scene][-1]))
             lines = ann_lines(clip_events)
             if comma_decimal:
                 lines = [line.replace(".", ",", 2) for line in lines]
-            write_text(base / "meta" / scene / f"{recording}.ann", lines)
+            if rows_2017:
+                ann = base / "meta" / scene / f"{recording}.ann"
+                ann.parent.mkdir(parents=True, exist_ok=True)
+                ann.write_bytes("".join(f"{relative}\t{scene}\t{e.onset:.6f}\t{e.offset:.6f}\t{e.label}\tm\t{recording}"
+                                        "\r\n" for e in clip_events).encode())
+            else:
+                write_text(base / "meta" / scene / f"{recording}.ann", lines)
             meta += [f"{relative}\t{scene}\t{e.onset:.6f}\t{e.offset:.6f}\t{e.label}\tm" for e in clip_events]
             events[relative] = clip_events
     write_text(base / "meta.txt", meta)
@@ -174,7 +185,7 @@ def build_tut2017(data: Path, flat: bool = False) -> Expected:
     """``flat``: the package folder's contents directly in the dataset root (a hand-placed copy)."""
     root = data / "tut2017"
     base = root if flat else root / TUT_DEV_2017
-    events = _tut_scene_dataset(base, TUT2017_SCENES, {"street": TUT2017_LABELS})
+    events = _tut_scene_dataset(base, TUT2017_SCENES, {"street": TUT2017_LABELS}, rows_2017=True)
     _tut_fold_lists(base, TUT2017_SCENES, events)
     write_text(base / "non_verified" / "meta.txt", [])
     mark_complete(root)
@@ -365,7 +376,7 @@ def build_dcase2017_task4(data: Path) -> Expected:
     write_text(root / "sound_event_list_17_classes.txt",
                ["Class_ID        ConfidenceofAnnotation(by Google)       Class_Label"]
                + [f"/m/x{i}\t7\t{label}" for i, label in enumerate(TASK4_LABEL_ORDER)])
-    write_text(root / "README.txt", ["DCASE 2017"])
+    write_text(root / "README.md", ["DCASE 2017"])
     write_text(root / "APACHE_LICENSE.txt", ["Apache License 2.0"])
     events, tags = {}, {}
     for clip, labels in TASK4_TRAIN.items():

@@ -448,13 +448,29 @@ def test_verify_reports_corrupted_resized_and_deleted_files(server, tmp_path):
     ]
 
 
-def test_verify_of_a_downloadable_dataset_never_fetched(tmp_path):
-    remote = RemoteFile(url="https://example.org/audio.zip", size=10, md5="0" * 32)
-    dataset = corpus_with(remote)(tmp_path)
+def test_verify_accepts_a_hand_placed_copy_of_a_downloadable_dataset(tmp_path):
+    """A copy placed by hand (from another machine, an institute mirror) is checked like a manual corpus: its
+    layout, and the size and md5 of the published plain files it holds; then indexed and marked complete."""
+    labels = b"beep\nnoise\n"
+    archive = RemoteFile(url="https://example.org/audio.zip", size=10, md5="0" * 32)
+    plain = RemoteFile(url="https://example.org/labels.txt", size=len(labels), md5=_md5(labels), extract=False)
+    dataset = corpus_with(archive, plain)(tmp_path)
     dataset.root.mkdir()
     report = verify(dataset)
-    assert report.problems == [f"{dataset.root} has no file index {FILE_INDEX}, so it was never completely "
-                               f"fetched; run `sedbench datasets fetch fetchtest-corpus`"]
+    assert not report.ok and report.problems == [f"{dataset.root / 'corpus/audio/a.wav'} is missing",
+                                                 f"{dataset.root / 'corpus/meta.txt'} is missing"]
+    place_manual_corpus(dataset)
+    other = b"beep\nnoisy\n"  # same size, other content
+    (dataset.root / "labels.txt").write_bytes(other)
+    report = verify(dataset)
+    assert report.problems == [f"{dataset.root / 'labels.txt'} has md5 {_md5(other)}; the published file has "
+                               f"{_md5(labels)}"]
+    assert not (dataset.root / FILE_INDEX).exists() and not dataset.is_present()
+    (dataset.root / "labels.txt").write_bytes(labels)
+    report = verify(dataset)
+    assert report.ok and report.accepted and report.marked_complete and report.checked == 3
+    assert json.loads((dataset.root / COMPLETE_MARKER).read_text())["source"] == "verified hand-placed layout"
+    assert dataset.is_present()
 
 
 def place_manual_corpus(dataset: Corpus, with_meta: bool = True) -> None:

@@ -334,3 +334,46 @@ def test_wrong_fold_is_refused(fixtures):
     with pytest.raises(DataError, match=re.escape("dataset 'tut2017' has folds 1, 2, 3, 4; got fold '5'")):
         dataset.split("5")
 
+
+
+def test_dcase2017_task4_label_files_are_those_of_one_commit_and_exist_there():
+    """The remote list points at one commit of the task's repository, with each file's size and md5 at that commit
+    (checked against a mirror): README.txt was renamed README.md in 2017, and its old md5 was that of GitHub's
+    404 page."""
+    from sedbench.core import registry
+
+    cls = registry.datasets.get("dcase2017-task4")
+    commit = "96dc262e3869580c0ff4c4de622995a8e3573ad9"
+    names = {remote.url.rsplit("/", 1)[1]: remote for remote in cls.remote_files}
+    assert all(f"/{commit}/" in remote.url for remote in cls.remote_files)
+    assert "README.txt" not in names
+    assert (names["README.md"].size, names["README.md"].md5) == (10046, "fefe79c9f21b14ee3c8a958531d39b83")
+    assert names["groundtruth_strong_label_testing_set.csv"].md5 == "da6079ac7c196c679b450cefdd0e8700"
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("a.wav\t1,5\t2,25\tdog", ("a.wav", None, Event(1.5, 2.25, "dog"))),
+    ("1,5\t2,25\tdog", (None, None, Event(1.5, 2.25, "dog"))),
+    ("audio/street/a001.wav\tstreet\t1,5\t2,25\tcar\tm\ta001\r\n", ("audio/street/a001.wav", "street",
+                                                                    Event(1.5, 2.25, "car"))),
+    ("a.wav\thome\t3,0\t4,5\tcar", ("a.wav", "home", Event(3.0, 4.5, "car"))),
+    ("a.wav 1,5 2,25 dog barking", ("a.wav", None, Event(1.5, 2.25, "dog barking"))),
+    ("1,5 2,25 dog barking", (None, None, Event(1.5, 2.25, "dog barking"))),
+    ("a.wav\t1.5\t2.0\tAir horn, truck horn", ("a.wav", None, Event(1.5, 2.0, "Air horn, truck horn"))),
+])
+def test_decimal_commas_are_read_in_every_dcase_row_format(row, expected):
+    """As dcase_util reads them: in 3/4-column rows, the 5- and 7-column rows and whitespace-separated rows; a comma
+    in a label stays."""
+    from sedbench.datatools.annotations import parse_dcase_row
+
+    assert parse_dcase_row(row, "meta.txt", 1) == expected
+
+
+def test_tut2017_reads_its_published_seven_column_crlf_rows_with_a_zero_length_event(fixtures):
+    dataset, _ = fixtures("tut2017")
+    ann = next((dataset.base / "meta" / "street").glob("a001.ann"))
+    raw = ann.read_bytes()
+    assert raw.count(b"\r\n") == 3 and raw.split(b"\r\n")[0].count(b"\t") == 6
+    clips = {Path(c.clip_id).stem: c for c in dataset.split("1").test + dataset.split("2").train}
+    zero = [e for e in clips["a001"].events if e.onset == e.offset]
+    assert zero == [Event(0.7, 0.7, "people walking")]

@@ -60,21 +60,24 @@ def parse_dcase_row(line: str, source: str, number: int) -> tuple[str | None, st
     ``file scene identifier``, ``onset offset label``, ``file onset offset label``,
     ``file scene onset offset label [source ...]`` (columns after the label are ignored). Rows without
     tabs are split at whitespace (``file``, ``file scene``, or ``[file] onset offset label`` with the
-    label taking the rest of the line). In tab-separated ``[file] onset offset label`` rows a decimal comma in a
-    time (``1,5``) is read as a decimal point: the TUT Sound Events 2016 evaluation annotations use it.
+    label taking the rest of the line). In every one of these formats a decimal comma in a time (``1,5``) is read
+    as a decimal point, as dcase_util reads it: the TUT Sound Events 2016 evaluation annotations use it.
     """
     text = line.rstrip("\r\n")
     if "\t" in text:
         fields = [f.strip() for f in text.split("\t")]
         while fields and not fields[-1]:
             fields.pop()
-        if len(fields) in (3, 4):
-            times = range(len(fields) - 3, len(fields) - 1)
-            fields = [f.replace(",", ".") if i in times and _DECIMAL_COMMA.match(f) else f
-                      for i, f in enumerate(fields)]
-            line = "\t".join(fields)
+        times = range(len(fields) - 3, len(fields) - 1) if len(fields) in (3, 4) else (2, 3)
+        fields = [f.replace(",", ".") if i in times and _DECIMAL_COMMA.match(f) else f for i, f in enumerate(fields)]
+        line = "\t".join(fields)
     else:
         fields = text.split()
+        first = 0 if fields and (_is_number(fields[0]) or _DECIMAL_COMMA.match(fields[0])) else 1
+        head = re.match(r"\s*(?:\S+\s+){%d}" % min(first + 2, max(len(fields) - 1, 0)), text)
+        if head and any(_DECIMAL_COMMA.match(token) for token in head.group().split()):
+            line = re.sub(r"(?<!\S)(\d+),(\d+)(?!\S)", r"\1.\2", head.group()) + text[head.end():]
+            fields = line.split()
     if _missing_fields(fields):
         raise DataError(f"{source}, line {number}: expected 'filename onset offset label' or 'onset offset label', "
                         f"got {text.strip()!r} (too few fields)")

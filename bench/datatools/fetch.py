@@ -492,12 +492,9 @@ def verify(dataset: DownloadedDataset, *, progress: bool = False) -> VerifyRepor
         report.problems.append(f"{root} does not exist; {how}")
         return report
     index = read_index(root)
-    if index is None:
-        if dataset.remote_files:
-            report.problems.append(f"{root} has no file index {FILE_INDEX}, so it was never completely fetched; "
-                                   f"run `sedbench datasets fetch {dataset.name}`")
-            return report
+    if index is None:  # placed by hand (a manual-only corpus, or a copy of a downloadable one): check, then index
         report.problems.extend(dataset.check_layout())
+        report.problems.extend(_placed_file_problems(dataset))
         if report.problems:
             return report
         index = build_index(root, progress=progress)
@@ -531,6 +528,22 @@ def verify(dataset: DownloadedDataset, *, progress: bool = False) -> VerifyRepor
         write_index_and_marker(dataset, index, source="verified")
         report.marked_complete = True
     return report
+
+
+def _placed_file_problems(dataset: DownloadedDataset) -> list[str]:
+    """The published plain files (not archives) of a hand-placed copy that differ from their size or md5; archives
+    are unpacked, so only the layout check speaks for their contents."""
+    problems = []
+    for remote in dataset.remote_files:
+        path = dataset.root / remote.name
+        if remote.extract or not path.is_file():
+            continue
+        size = path.stat().st_size
+        if size != remote.size:
+            problems.append(f"{path} has {size} bytes; the published file has {remote.size}")
+        elif file_md5(path) != remote.md5:
+            problems.append(f"{path} has md5 {file_md5(path)}; the published file has {remote.md5}")
+    return problems
 
 
 # --------------------------------------------------------------------------- helpers
