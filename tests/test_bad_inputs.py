@@ -312,6 +312,30 @@ def recording_in_both_test_and_training(root):
 
 
 @before_jobs
+def a_copy_of_a_training_recording_in_the_test_list(root):
+    import shutil
+
+    shutil.copyfile(root / "audio" / "f0.wav", root / "audio" / "f3.wav")  # byte-identical, another name
+    write(root / "meta" / "f3.ann", "0.1\t0.5\tdog\n")
+    write(root / "evaluation_setup" / "fold1_train.txt", "audio/f0.wav\naudio/f1.wav\n")
+    write(root / "evaluation_setup" / "fold1_test.txt", "audio/f2.wav\naudio/f3.wav\n")
+    return Bad(re.compile(r"audio/f3\.wav \(test\) has the same audio content as audio/f0\.wav "
+                          r"\((train|validate)\) in fold 1 \(sha256 [0-9a-f]{12}\): a recording must be in one "
+                          r"partition only; remove the copy or list it in one partition$"))
+
+
+@before_jobs
+def a_link_to_a_training_recording_in_the_test_list(root):
+    (root / "audio" / "f3.wav").symlink_to(root / "audio" / "f1.wav")
+    write(root / "meta" / "f3.ann", "0.1\t0.5\tdog\n")
+    write(root / "evaluation_setup" / "fold1_train.txt", "audio/f0.wav\naudio/f1.wav\n")
+    write(root / "evaluation_setup" / "fold1_test.txt", "audio/f2.wav\naudio/f3.wav\n")
+    return Bad(re.compile(r"audio/f3\.wav \(test\) has the same audio content as audio/f1\.wav "
+                          r"\((train|validate)\) in fold 1 \(sha256 [0-9a-f]{12}\): a recording must be in one "
+                          r"partition only; remove the copy or list it in one partition$"))
+
+
+@before_jobs
 def empty_manifest(root):
     manifest = root / "list.csv"
     manifest.write_bytes(b"")
@@ -762,7 +786,9 @@ def test_leaderboard_of_a_runs_dir_without_records(runs, sedbench, tmp_path):
     write(runs / "notes" / "broken.json", "{not json")  # not a record: skipped, so there is nothing to show
     outcome = sedbench("leaderboard", "--runs-dir", runs, "--out", tmp_path / "page.html")
     assert outcome.code == 2 and "Traceback" not in outcome.stderr
-    assert outcome.lines == [f"error: no run records found under {runs}; run `sedbench run ...` first"]
+    assert outcome.lines == [f"skipped: run record {runs / 'notes' / 'broken.json'} is not valid JSON "
+                             "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+                             f"error: no run records found under {runs}; run `sedbench run ...` first"]
     assert not (tmp_path / "page.html").exists()
 
 

@@ -61,7 +61,7 @@ from typing import ClassVar
 from sedbench.core import registry
 from sedbench.core.audio import audio_info
 from sedbench.core.data import AudioClip, Event, LabelKind, Paper, Split, Task
-from sedbench.core.dataset import Dataset
+from sedbench.core.dataset import Dataset, content_hash
 from sedbench.core.errors import DataError, UnknownNameError
 
 from .annotations import dcase_rows, open_text, parse_annotation_line
@@ -157,6 +157,7 @@ class FolderDataset(Dataset):
         parts = {}
         for part, clip_ids in self.layout.folds[fold].items():
             parts[part] = [self._clip(self.layout.recordings[clip_id]) for clip_id in clip_ids]
+        _check_no_shared_audio(parts, fold)
         return Split(fold=fold, train=parts["train"], valid=parts["validate"], test=parts["test"])
 
     def _clip(self, recording: Recording) -> AudioClip:
@@ -169,6 +170,22 @@ class FolderDataset(Dataset):
                                 f"the end of {recording.relative} ({duration:.3f} s)")
         return AudioClip(clip_id=recording.relative, path=path, events=[item.event for item in recording.events],
                          duration=duration, scene=recording.scene, target_class=recording.target_class)
+
+
+def _check_no_shared_audio(parts: dict[str, list[AudioClip]], fold: str) -> None:
+    """The same audio content (a copy, a link) in the test partition and in training or validation would leak test
+    data into training or model selection."""
+    trained = {}
+    for part in ("train", "validate"):
+        for clip in parts[part]:
+            trained.setdefault(content_hash(clip.path), (part, clip.clip_id))
+    for clip in parts["test"]:
+        digest = content_hash(clip.path)
+        if digest in trained:
+            part, clip_id = trained[digest]
+            raise DataError(f"{clip.clip_id} (test) has the same audio content as {clip_id} ({part}) in fold {fold} "
+                            f"(sha256 {digest[:12]}): a recording must be in one partition only; remove the copy or "
+                            "list it in one partition")
 
 
 def dataset_class(path: Path | str) -> type[FolderDataset]:
