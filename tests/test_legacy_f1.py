@@ -139,9 +139,10 @@ def test_a_dataset_with_scenes_gets_the_legacy_f1_in_its_record(tmp_path):
     root = tmp_path / "scenes"
     events = {"home/h1": "0\t1\tdog\n", "home/h2": "1\t2\tcat\n", "home/h3": "0\t1\tdog\n",
               "street/s1": "0\t2\tcat\n", "street/s3": "1\t2\tcat\n"}
-    for stem, rows in events.items():
+    for index, (stem, rows) in enumerate(events.items()):
         (root / "audio" / stem).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(root / "audio" / f"{stem}.wav", np.full(16000, 0.01, np.float32), 8000, subtype="PCM_16")
+        level = 0.01 + 0.001 * index  # distinct recordings (a copy in test and training is refused as leakage)
+        sf.write(root / "audio" / f"{stem}.wav", np.full(16000, level, np.float32), 8000, subtype="PCM_16")
         (root / "meta" / stem).parent.mkdir(parents=True, exist_ok=True)
         (root / "meta" / f"{stem}.ann").write_text(rows)
     setup = root / "evaluation_setup"

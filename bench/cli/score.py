@@ -4,12 +4,16 @@ DESED's durations), against references, with every metric."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
 import typer
 
-from .common import fmt
+
+def fmt(value) -> str:
+    """4 decimals, as sed_eval prints; n/a for an undefined value."""
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def score(
@@ -21,7 +25,8 @@ def score(
                                    "scores the files it lists (those without reference events as empty) and adds "
                                    "PSDS and the other threshold-independent scores. Needed for score TSVs."),
     threshold: float = typer.Option(0.5, help="Score TSVs: the decision threshold for sed_eval's metrics."),
-    labels: str = typer.Option("", help="Comma-separated label list (default: labels found in both inputs)."),
+    labels: str = typer.Option("", help="Label list, separated by commas; a comma followed by a space stays inside a "
+                               "label (AudioSet's 'Air horn, truck horn'). Default: the labels found in the inputs."),
     frame_resolution: float = typer.Option(0.02, help="Segment length of the frame-level metrics, seconds."),
     collar: float = typer.Option(0.2, help="Event onset collar, seconds."),
     offset_percentage: float = typer.Option(0.2, help="Offset tolerance as a fraction of the event length."),
@@ -30,7 +35,12 @@ def score(
     class_wise: bool = typer.Option(False, "--class-wise", help="Also print class-wise F1 / ER."),
     json_out: Path = typer.Option(None, "--json", help="Write every metric as JSON here."),
 ) -> None:
-    """Score any system's output files against references with every metric."""
+    """Score any system's output files against references with every metric.
+
+    Recordings are matched by their path as the lists write it (or by base name where that names one recording on
+    each side). A class or file with no system output scores precision and F1 0, not sed_eval's default NaN
+    (empty_system_output_handling='zero_score'); ratios without a denominator are n/a.
+    """
     from sedbench.core.errors import DataError
     from sedbench.scoring.event_lists import score_event_lists
     from sedbench.scoring.metrics import MetricSettings
@@ -38,7 +48,7 @@ def score(
 
     settings = MetricSettings(frame_resolution=frame_resolution, event_collar=collar,
                               event_offset_percentage=offset_percentage, event_matching=matching)
-    label_list = [label.strip() for label in labels.split(",") if label.strip()] or None
+    label_list = [label.strip() for label in re.split(r",(?!\s)", labels) if label.strip()] or None
     if durations is None and is_score_folder(estimated):
         raise DataError(f"{estimated} holds sed_scores_eval score files; scoring them needs --durations "
                         "(DESED's durations TSV: filename<TAB>duration)")
@@ -58,8 +68,9 @@ def score(
               "event": f"event (collar {collar:g} s, offset {offset_percentage:.0%}, {matching})"}
     for level, title in titles.items():
         o = result[level]["overall"]
+        accuracy = f"  Acc {fmt(o['accuracy'])}" if "accuracy" in o else ""
         typer.echo(f"{title:40s} F1 {fmt(o['F1'])}  P {fmt(o['precision'])}  R {fmt(o['recall'])}  "
-                   f"ER {fmt(o['ER'])}  S {fmt(o['S'])}  D {fmt(o['D'])}  I {fmt(o['I'])}")
+                   f"ER {fmt(o['ER'])}  S {fmt(o['S'])}  D {fmt(o['D'])}  I {fmt(o['I'])}{accuracy}")
         if class_wise:
             for label, c in result[level]["class_wise"].items():
                 typer.echo(f"    {label:36s} F1 {fmt(c['F1'])}  ER {fmt(c['ER'])}")

@@ -162,12 +162,31 @@ def read_list_file(path: Path) -> list[str]:
 EVENT_FILE_SUFFIXES = (".txt", ".tsv", ".csv", ".ann")
 
 
-def read_event_lists(path: Path, role: str = "event list") -> dict[str, list[Event]]:
-    """Events per audio file from one DCASE event-list file or a folder of them.
+class EventLists(dict):
+    """recording -> events, keyed by the path as the lists write it; ``unnamed``: the keys made from the names of
+    list files whose rows name no recording (``onset offset label`` rows, one recording per file)."""
 
-    Accepts ``filename onset offset label`` rows, ``onset offset label`` rows (the
-    audio file is then named after the annotation file), lone ``filename`` rows (a
-    file with no events), and a DESED-style header row. Keys are audio basenames. ``role`` names the input in errors.
+    def __init__(self):
+        super().__init__()
+        self.unnamed: set[str] = set()
+
+
+def recording_key(filename: str) -> str:
+    """A recording's path as a list writes it, in one spelling (forward slashes, no leading './')."""
+    key = filename.strip().replace("\\", "/")
+    while key.startswith("./"):
+        key = key[2:]
+    return key
+
+
+def read_event_lists(path: Path, role: str = "event list") -> EventLists:
+    """Events per recording from one DCASE event-list file or a folder of them.
+
+    Rows as ``parse_dcase_row`` reads them (``filename onset offset label``, sed_eval's ``filename scene onset
+    offset label``, ``onset offset label`` naming the recording after the list file, a lone ``filename`` for a
+    recording without events, decimal commas), and a DESED-style header row. Keys are paths as written, so two
+    recordings with one base name in different folders stay apart. In a folder, an empty list file is a recording
+    without events. ``role`` names the input in errors.
     """
     path = Path(path)
     kinds = ", ".join(EVENT_FILE_SUFFIXES)
@@ -176,8 +195,10 @@ def read_event_lists(path: Path, role: str = "event list") -> dict[str, list[Eve
     files = sorted(p for p in path.rglob("*") if p.suffix in EVENT_FILE_SUFFIXES) if path.is_dir() else [path]
     if not files:
         raise DataError(f"{role} folder {path} contains no event-list files ({kinds})")
-    result: dict[str, list[Event]] = {}
+    result = EventLists()
     for file in files:
+        unnamed = (file.relative_to(path) if path.is_dir() else Path(file.name)).with_suffix(".wav").as_posix()
+        rows = 0
         with open_text(file) as handle:
             for number, line in enumerate(handle, start=1):
                 text = line.strip()
@@ -188,12 +209,17 @@ def read_event_lists(path: Path, role: str = "event list") -> dict[str, list[Eve
                 fields = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
                 if number == 1 and not _is_number(fields[-2] if len(fields) >= 2 else "") and "onset" in text.lower():
                     continue  # header row
-                if len(fields) == 1:
-                    result.setdefault(Path(fields[0].strip()).name, [])
-                    continue
-                filename, event = parse_annotation_line(line, str(file), number)
-                key = Path(filename).name if filename else file.stem + ".wav"
-                result.setdefault(key, []).append(event)
+                rows += 1
+                filename, _, event = parse_dcase_row(line, str(file), number)
+                key = recording_key(filename) if filename else unnamed
+                if not filename:
+                    result.unnamed.add(key)
+                events = result.setdefault(key, [])
+                if event is not None:
+                    events.append(event)
+        if rows == 0 and path.is_dir():  # an empty list in a folder: a recording without events
+            result.setdefault(unnamed, [])
+            result.unnamed.add(unnamed)
     return result
 
 

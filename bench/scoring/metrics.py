@@ -313,6 +313,7 @@ def _summary(metrics, labels: list[str], overall_keys: tuple[str, ...], class_ke
 
 def _segment_summary(metrics, labels: list[str]) -> dict:
     summary = _summary(metrics, labels, SEGMENT_COUNT_KEYS, ("Ntp", "Ntn", "Nfp", "Nfn", "Nref", "Nsys"))
+    summary["overall"]["accuracy"] = _clean(metrics.overall_accuracy()["accuracy"])  # sed_eval's (TP+TN)/all
     return {"resolution": metrics.time_resolution, **summary}
 
 
