@@ -9,6 +9,7 @@ import re
 import stat
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +27,7 @@ from sedbench.core.dataset import COMPLETE_MARKER, FILE_INDEX, DownloadedDataset
 from sedbench.core.errors import DataError
 from sedbench.datatools import fetch as fetch_module
 from sedbench.datatools.annotations import read_annotation_file
-from sedbench.datatools.fetch import Mismatch, check_download, fetch, verify
+from sedbench.datatools.fetch import Mismatch, check_download, download, fetch, verify
 
 # --------------------------------------------------------------------------- fixture data
 
@@ -147,7 +148,14 @@ class RangeHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         cut = server.cut_after.pop(self.path, None)
-        self.wfile.write(payload if cut is None else payload[:cut])
+        payload = payload if cut is None else payload[:cut]
+        if server.trickle:  # a server that keeps every socket read within its timeout but never finishes
+            for start in range(0, len(payload), 256):
+                self.wfile.write(payload[start:start + 256])
+                self.wfile.flush()
+                time.sleep(server.trickle)
+        else:
+            self.wfile.write(payload)
         self.close_connection = True  # with a cut, the client sees the body end early
 
 
@@ -155,6 +163,7 @@ class RangeHandler(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
     httpd.files, httpd.requests, httpd.cut_after, httpd.honour_range, httpd.send_length = {}, [], {}, True, True
+    httpd.trickle = 0.0
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield httpd
@@ -624,3 +633,54 @@ def test_cli_unknown_dataset_lists_the_registered_ones(command):
     assert result.returncode == 2
     assert result.stderr.startswith("error: unknown dataset 'no-such-corpus'; registered datasets: ")
     assert "synth, synth-mini" in result.stderr.strip().splitlines()[-1]
+
+
+# --------------------------------------------------------------------------- bounded downloads and archives
+
+
+def test_a_server_without_content_length_cannot_write_past_the_registered_size(server, tmp_path):
+    served = serve(server, "/files/big.bin", NOISE * 4, size=len(NOISE), md5=_md5(NOISE))
+    server.send_length = False
+    part = tmp_path / "big.bin.part"
+    with pytest.raises(DataError, match=rf"download of {re.escape(served.url)} failed: the server sent more than "
+                                        rf"the registered {len(NOISE)} bytes; stopped there and deleted the partial "
+                                        r"file \(the server's file is not the published one\)$"):
+        download(served, part, progress=False)
+    assert not part.exists()
+
+
+def test_a_download_has_an_overall_deadline_besides_the_socket_timeout(server, tmp_path):
+    served = serve(server, "/files/slow.bin", NOISE)
+    server.trickle = 0.05  # every read returns within the socket timeout; the whole file takes seconds
+    part = tmp_path / "slow.bin.part"
+    started = time.monotonic()
+    with pytest.raises(DataError, match=rf"download of {re.escape(served.url)} did not finish within its deadline "
+                                        r"of 1 s .*the \d+ bytes received are kept, run the same command again to "
+                                        r"resume$"):
+        download(served, part, progress=False, timeout=5.0, deadline=1.0)
+    assert time.monotonic() - started < 4.0
+    assert 0 < part.stat().st_size < len(NOISE)  # kept for the resume
+
+
+def test_extraction_stops_past_a_size_limit_derived_from_the_registered_archive(server, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in {**AUDIO_MEMBERS, "corpus/zeros.bin": bytes(20 * 10**6)}.items():  # zeros: about 1000:1
+            bundle.writestr(name, data)
+    bomb = buffer.getvalue()
+    dataset = corpus_with(serve(server, "/files/bomb.zip", bomb))(tmp_path)
+    with pytest.raises(DataError, match=r"bomb\.zip would unpack to .* more than 20 times its registered size "
+                                        r".*refusing to extract it \(nothing was extracted\)$"):
+        fetch(dataset, progress=False)
+    assert_nothing_installed(dataset)
+
+
+@pytest.mark.parametrize("member", [".sedbench-complete", "corpus/.sedbench-hashes.json", ".sedbench-index.json",
+                                    "corpus/audio/.sedbench-hashes.json.123.tmp", ".download/x.part"])
+def test_names_sedbench_writes_itself_are_refused_from_an_archive(server, tmp_path, member):
+    archive = zip_bytes({**AUDIO_MEMBERS, member: b"{}"})
+    dataset = corpus_with(serve(server, "/files/audio.zip", archive))(tmp_path)
+    with pytest.raises(DataError, match=rf"refusing to extract member {re.escape(repr(member))}: the name is "
+                                        r"reserved for sedbench's own bookkeeping; nothing was extracted$"):
+        fetch(dataset, progress=False)
+    assert_nothing_installed(dataset)

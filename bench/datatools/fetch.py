@@ -35,7 +35,11 @@ from sedbench.core.errors import DataError
 
 DOWNLOAD_DIR = ".download"  # inside the dataset root; removed once the dataset is complete
 RESERVED_NAMES = frozenset({DOWNLOAD_DIR, COMPLETE_MARKER, FILE_INDEX})  # no archive may write these at the top
+RESERVED_PREFIX = ".sedbench"  # markers, indexes, hash memos and their temporary files, at any depth
 CHUNK = 1 << 16
+MAX_EXPANSION = 20  # an archive may unpack to at most this many times its registered size (audio compresses little)
+MIN_RATE = 20_000  # bytes per second: a download slower than this over the whole file misses its deadline
+MIN_DEADLINE = 300.0  # seconds, for small files
 _TAR_FILTER_ERROR = getattr(tarfile, "FilterError", ())  # Python < 3.11.4 has no extraction filters
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
@@ -158,7 +162,7 @@ def _fetch(dataset: DownloadedDataset, *, force: bool, progress: bool, timeout: 
             for remote, path in archives:
                 log(f"extracting {remote.name}" if remote.extract else f"placing {remote.name}")
                 if remote.extract:
-                    extract_archive(path, staging)
+                    extract_archive(path, staging, max_bytes=remote.size * MAX_EXPANSION)
                 else:
                     shutil.copyfile(path, _inside(staging, remote.name, path))
             index = build_index(staging, progress=progress)
@@ -192,17 +196,21 @@ def _obtain(remote: RemoteFile, downloads: Path, *, timeout: float, retries: int
 
 
 def download(remote: RemoteFile, part: Path, *, timeout: float = 60.0, retries: int = 5, progress: bool = True,
-             log: Log | None = None) -> int:
+             log: Log | None = None, deadline: float | None = None) -> int:
     """Download ``remote.url`` into ``part``, continuing from the bytes already there. Returns bytes received.
 
-    Stops once the file has ``remote.size`` bytes or the server's body ends; the
-    caller checks size and md5. Raises DataError naming the URL on failure.
+    Stops once the file has ``remote.size`` bytes or the server's body ends; the caller checks size and md5. Never
+    writes more than ``remote.size`` bytes (a server without Content-Length cannot fill the disk), and gives up after
+    ``deadline`` seconds in all (default: the time at 20 kB/s, at least 5 minutes), besides ``timeout`` per socket
+    operation. Raises DataError naming the URL on failure.
     """
     log = log or _no_log
     url = remote.url
     received_total = 0
     resumes = 0
     restarted = False
+    allowed = deadline if deadline is not None else max(MIN_DEADLINE, remote.size / MIN_RATE)
+    ends = time.monotonic() + allowed
     with _progress_bar(progress, remote.name, remote.size) as bar:
         while True:
             have = part.stat().st_size if part.exists() else 0
@@ -229,7 +237,18 @@ def download(remote: RemoteFile, part: Path, *, timeout: float = 60.0, retries: 
             with response:
                 mode, offset, body_length = _response_plan(response, remote, have, url, log)
                 bar(offset, None)
-                received, error = _copy_body(response, part, mode, lambda done: bar(offset + done, done))
+                received, error = _copy_body(response, part, mode, lambda done: bar(offset + done, done),
+                                             remote.size - offset, ends)
+                if isinstance(error, _Overlong):
+                    part.unlink(missing_ok=True)
+                    raise DataError(f"download of {url} failed: the server sent more than the registered "
+                                    f"{remote.size} bytes; stopped there and deleted the partial file (the server's "
+                                    "file is not the published one)")
+                if isinstance(error, _Overdue):
+                    raise DataError(f"download of {url} did not finish within its deadline of {allowed:.0f} s "
+                                    f"(at least {MIN_RATE // 1000} kB/s over {human_size(remote.size)}); the "
+                                    f"{part.stat().st_size if part.exists() else 0} bytes received are kept, run "
+                                    "the same command again to resume")
                 received_total += received
             size_now = part.stat().st_size if part.exists() else 0
             if error is None and (received >= body_length if body_length is not None else size_now >= remote.size):
@@ -244,18 +263,34 @@ def download(remote: RemoteFile, part: Path, *, timeout: float = 60.0, retries: 
                             f"({reason}); run the same command again to resume")
 
 
-def _copy_body(response, part: Path, mode: str, advance: Callable[[int], None]) -> tuple[int, Exception | None]:
-    """Append the response body to ``part``: (bytes received, the connection error that cut it short or None)."""
+class _Overlong(Exception):
+    """The body went past the registered size."""
+
+
+class _Overdue(Exception):
+    """The file's overall deadline passed."""
+
+
+def _copy_body(response, part: Path, mode: str, advance: Callable[[int], None], limit: int,
+               ends: float) -> tuple[int, Exception | None]:
+    """Append the response body to ``part``, at most ``limit`` bytes, until ``ends`` (time.monotonic): (bytes
+    received, the reason it stopped short: a connection error, _Overlong or _Overdue, or None)."""
     received = 0
+    read = getattr(response, "read1", response.read)  # what has arrived, so the deadline is checked between reads
     try:
         with open(part, mode) as out:
             while True:
+                if time.monotonic() > ends:
+                    return received, _Overdue()
                 try:
-                    chunk = response.read(CHUNK)
+                    chunk = read(CHUNK)
                 except (OSError, http.client.HTTPException) as exc:  # timeouts and resets are OSErrors
                     return received, exc
                 if not chunk:
                     return received, None
+                if received + len(chunk) > limit:
+                    out.write(chunk[:limit - received])
+                    return limit, _Overlong()
                 out.write(chunk)
                 received += len(chunk)
                 advance(received)
@@ -307,7 +342,7 @@ def check_download(remote: RemoteFile, path: Path) -> None:
 # --------------------------------------------------------------------------- safe extraction
 
 
-def extract_archive(archive: Path, target: Path) -> None:
+def extract_archive(archive: Path, target: Path, max_bytes: int | None = None) -> None:
     """Unpack a .zip or .tar[.gz|.bz2|.xz] into ``target``, refusing anything that could escape it.
 
     Refused: absolute paths, ``..`` components, links, device files and other
@@ -318,9 +353,9 @@ def extract_archive(archive: Path, target: Path) -> None:
     name = archive.name.lower()
     try:
         if name.endswith(".zip"):
-            _extract_zip(archive, target)
+            _extract_zip(archive, target, max_bytes)
         elif name.endswith(ARCHIVE_SUFFIXES):
-            _extract_tar(archive, target)
+            _extract_tar(archive, target, max_bytes)
         else:
             raise DataError(f"{archive} is not an archive sedbench can extract ({', '.join(ARCHIVE_SUFFIXES)}); "
                             f"declare it with extract=False to place it as it is")
@@ -344,7 +379,7 @@ def _check_member_name(archive: Path, member: str) -> PurePosixPath:
         raise _refuse(archive, member, "'..' in the path could write outside the dataset folder")
     if not parts:
         raise _refuse(archive, member, "empty path")
-    if parts[0] in RESERVED_NAMES:
+    if parts[0] in RESERVED_NAMES or any(part.startswith(RESERVED_PREFIX) for part in parts):
         raise _refuse(archive, member, "the name is reserved for sedbench's own bookkeeping")
     return PurePosixPath(*parts)
 
@@ -358,8 +393,16 @@ def _inside(target: Path, relative: str | PurePosixPath, archive: Path) -> Path:
     return path
 
 
-def _extract_zip(archive: Path, target: Path) -> None:
+def _check_total(archive: Path, total: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and total > max_bytes:
+        raise DataError(f"{archive} would unpack to {human_size(total)}, more than {MAX_EXPANSION} times its "
+                        f"registered size ({human_size(max_bytes)} at most); refusing to extract it (nothing was "
+                        "extracted)")
+
+
+def _extract_zip(archive: Path, target: Path, max_bytes: int | None = None) -> None:
     with zipfile.ZipFile(archive) as bundle:
+        _check_total(archive, sum(info.file_size for info in bundle.infolist()), max_bytes)
         members = []
         for info in bundle.infolist():  # check everything before writing anything
             relative = _check_member_name(archive, info.filename)
@@ -380,9 +423,10 @@ def _extract_zip(archive: Path, target: Path) -> None:
                 shutil.copyfileobj(source, out, CHUNK)
 
 
-def _extract_tar(archive: Path, target: Path) -> None:
+def _extract_tar(archive: Path, target: Path, max_bytes: int | None = None) -> None:
     with tarfile.open(archive, "r:*") as bundle:
         members = []
+        _check_total(archive, sum(member.size for member in bundle.getmembers()), max_bytes)
         for member in bundle.getmembers():  # reads the whole index first, so a refused archive writes nothing
             _check_member_name(archive, member.name)
             if member.issym() or member.islnk():
