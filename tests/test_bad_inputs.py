@@ -722,6 +722,32 @@ def test_a_checkpoint_that_cannot_be_restored_is_a_checkpoint_problem_not_a_syst
     assert "system 'crnn' raised" not in outcome.stderr
 
 
+def test_a_job_that_a_live_process_runs_is_skipped_not_taken_over(folder, runs, tmp_path, sedbench):
+    """This test's process holds the job, as a first `sedbench run` would; a second one says so in one line,
+    skips the job and leaves the first one's checkpoint and half-written files alone."""
+    import os
+    import socket
+
+    from sedbench.pipeline.jobstore import job_lock
+
+    checkpoint = _checkpoint_of_the_job(folder, runs, tmp_path)
+    half_written = checkpoint.with_name(f".{checkpoint.name}.abc123.tmp")
+    half_written.write_bytes(b"being written")
+    with job_lock(checkpoint.parent) as holder:
+        assert holder is None
+        outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert outcome.code == 0 and "Traceback" not in outcome.stderr, outcome.stderr
+    holder_name = f"{os.getpid()}@{socket.gethostname()}"
+    assert [line for line in outcome.lines if "is running this job" in line] == [
+        f"[1/1] crnn on folder:mydata, fold 1, seed 0, profile quick, max_epochs=1: process {holder_name} is running "
+        "this job; skipped it (its checkpoint and record are that process's), run again once it has ended"]
+    assert "0 run, 0 already done, 1 running in another process, 0 failed" in outcome.stderr
+    assert half_written.read_bytes() == b"being written" and not list(runs.rglob("*seed0.json"))
+    # once that process has let go, the job runs
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *QUICK)
+    assert outcome.code == 0 and len(list(runs.rglob("*-seed0.json"))) == 1
+
+
 # --------------------------------------------------------------------------- archives (sedbench datasets fetch)
 
 

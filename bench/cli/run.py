@@ -88,6 +88,9 @@ def run(
         if outcome.status == "failed":
             echo_err(f"{prefix}: FAILED: {outcome.reason}")
             return
+        if outcome.status == "busy":
+            echo_err(f"{prefix}: {outcome.reason}")
+            return
         head = outcome.record.headline if outcome.record else {}
         scores = "  ".join(f"{k} {fmt(v)}" for k, v in head.items())
         if outcome.status == "skipped":
@@ -110,8 +113,10 @@ def run(
         if row.converged[1]:
             typer.echo(f"  converged {row.convergence_text():>8s}" + _epochs(row))
     done, skipped, failed = result.count("done"), result.count("skipped"), result.count("failed")
-    if failed or skipped or len(resolved) > 1:
-        echo_err(f"grid {result.grid_id}: {done} run, {skipped} already done, {failed} failed "
+    busy = result.count("busy")
+    if failed or skipped or busy or len(resolved) > 1:
+        elsewhere = f", {busy} running in another process" if busy else ""
+        echo_err(f"grid {result.grid_id}: {done} run, {skipped} already done{elsewhere}, {failed} failed "
                  f"(`sedbench status --runs-dir {runs_dir}` lists them)")
     if failed:
         raise typer.Exit(1)

@@ -27,7 +27,18 @@ from sedbench.datatools.folder import resolve_dataset
 
 from .inputs import FeatureMemo
 from .jobs import JobSpec, Locations, ResolvedJob, resolve_job
-from .jobstore import GRIDS_FOLDER, JobOutcome, JobStore, execute, finish, now, pid_alive, quietly, read_json
+from .jobstore import (
+    GRIDS_FOLDER,
+    JobOutcome,
+    JobStore,
+    execute,
+    finish,
+    job_lock,
+    now,
+    pid_alive,
+    quietly,
+    read_json,
+)
 from .record import RecordFormatError, read_record
 
 EXECUTORS = ("local", "ray")
@@ -105,10 +116,16 @@ def run_grid(jobs: list[ResolvedJob], where: Locations, *, force: bool = False, 
     if executor == "local":
         memo = memo or FeatureMemo()
         for resolved in pending:
-            quietly(store.set_state, resolved.key.id, status="running", label=resolved.label,
-                    pid=os.getpid(), host=socket.gethostname(), started=now())
-            outcome = finish(store, resolved,
-                             execute(resolved, where, timeout=timeout, log=log, force=force, memo=memo))
+            with job_lock(store.folder(resolved.key.id)) as holder:  # one process per job, record written included
+                if holder is not None:
+                    outcome = JobOutcome(resolved.key.id, resolved.label, "busy",
+                                         reason=f"process {holder} is running this job; skipped it (its checkpoint "
+                                                "and record are that process's), run again once it has ended")
+                else:
+                    quietly(store.set_state, resolved.key.id, status="running", label=resolved.label,
+                            pid=os.getpid(), host=socket.gethostname(), started=now())
+                    outcome = finish(store, resolved,
+                                     execute(resolved, where, timeout=timeout, log=log, force=force, memo=memo))
             outcomes.append(outcome)
             progress(outcome, len(outcomes), len(jobs))
     else:

@@ -9,10 +9,12 @@ output that breaks the contract, or runs past the time limit is a failed job, ne
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import json
 import os
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -89,7 +91,7 @@ def time_limit(seconds: float | None):
 class JobOutcome:
     key: str
     label: str
-    status: str  # done | failed | skipped (already done)
+    status: str  # done | failed | skipped (already done) | busy (another live process runs it)
     record: RunRecord | None = None
     path: Path | None = None
     reason: str | None = None
@@ -220,6 +222,28 @@ def execute(resolved: ResolvedJob, where: Locations, timeout: float | None = Non
     finally:
         if log_file is not None:
             log_file.close()
+
+
+@contextmanager
+def job_lock(folder: Path):
+    """An exclusive lock on the job's folder for as long as one process runs it: yields None to the holder, or the
+    "pid@host" of the live process that holds it. The kernel drops the lock when its process dies, kill -9 too."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / "run.lock", "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            yield handle.read().strip() or "another process"
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}@{socket.gethostname()}")
+        handle.flush()
+        yield None
+    finally:
+        handle.close()
 
 
 def _failed(key, label, reason, started, checkpoints) -> JobOutcome:
