@@ -614,6 +614,24 @@ def test_a_full_disk_while_the_record_is_written(fake_system, folder, runs, tmp_
     assert outcome.code == 1
 
 
+def test_a_full_disk_while_features_are_cached(fake_system, folder, runs, tmp_path, sedbench, monkeypatch):
+    import errno
+
+    def save_then_disk_full(file, array, *args, **kwargs):
+        Path(file).write_bytes(b"\x93NUMPY")  # part of it reached the disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sedbench.core.features.np.save", save_then_disk_full)
+    outcome = sedbench("run", "--system", "fake", "--dataset", folder, "--runs-dir", runs, "--cache-dir",
+                       tmp_path / "cache", "--quiet")
+    assert_job_failed(outcome, re.compile(
+        rf"FAILED: cannot write the feature cache file {re.escape(str(tmp_path / 'cache'))}/features/\S+\.npy: No "
+        r"space left on device \(the disk is full\); free space or choose another --cache-dir \(\$SEDBENCH_CACHE\), "
+        r"then run again$"), runs, folder)
+    assert "raised" not in outcome.stderr
+    assert not [p for p in (tmp_path / "cache").rglob("*.npy")]  # no temporary or half-written cache file left
+
+
 def _checkpoint_of_the_job(folder: Path, runs: Path, tmp_path: Path) -> Path:
     """Where `sedbench run --system crnn --dataset FOLDER --set max_epochs=1` keeps its checkpoint."""
     from sedbench.pipeline.grid import plan

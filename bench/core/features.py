@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -149,10 +150,16 @@ class FeatureCache:
 
             audio = librosa.effects.pitch_shift(audio, sr=spec.sample_rate, n_steps=pitch_shift, bins_per_octave=24)
         features = spec.extract(audio)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, features)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(tmp, features)
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk is the cache's problem, not the system's
+            tmp.unlink(missing_ok=True)
+            full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
+            raise DataError(f"cannot write the feature cache file {path}: {exc.strerror or exc}{full}; free space "
+                            "or choose another --cache-dir ($SEDBENCH_CACHE), then run again") from None
         return features
 
 
