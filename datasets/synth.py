@@ -14,7 +14,6 @@ Generated deterministically from a seed the first time they are used (see
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from sedbench.core.dataset import GENERATED_MARKER, HASH_MEMO, GeneratedDataset,
 from sedbench.core.errors import DataError
 from sedbench.core.registry import register_dataset
 from sedbench.datatools.annotations import read_annotation_file, read_list_file, write_annotation_file
+from sedbench.datatools.staging import staged_folder
 from sedbench.datatools.synthesis import SOUND_CLASSES, MixingRecipe, mix, render_instance
 from sedbench.papers.citations import CAKIR2017
 
@@ -171,33 +171,27 @@ def render_partition_instances(spec: SynthSpec) -> dict[str, dict[str, list[np.n
 
 
 def generate(root: Path, spec: SynthSpec) -> None:
-    """Write the whole dataset into a temporary folder, then move it into place."""
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.with_name(f".{root.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    for sub in ("audio", "annotations", "evaluation_setup"):
-        (staging / sub).mkdir(parents=True)
-    instances = render_partition_instances(spec)
-    counts = spec.partition_counts(spec.mixtures)
-    placements = {}
-    number = 0
-    for partition in PARTITIONS:
-        names = []
-        for _ in range(counts[partition]):
-            rng = np.random.default_rng([spec.seed, 2, number])
-            mixture = mix(instances[partition], spec.recipe, rng)
-            relative = f"audio/mix_{number:03d}.wav"
-            sf.write(staging / relative, mixture.audio, spec.recipe.sample_rate, subtype="PCM_16")
-            write_annotation_file(staging / "annotations" / f"mix_{number:03d}.txt", relative, mixture.events)
-            placements[relative] = {"partition": partition, "placements": mixture.placements}
-            names.append(relative)
-            number += 1
-        (staging / "evaluation_setup" / f"{partition}.txt").write_text("\n".join(names) + "\n")
-    recipe = {"sedbench_version": __version__, "generator_version": GENERATOR_VERSION, "spec": asdict(spec),
-              "mixtures": placements}
-    (staging / "recipe.json").write_text(json.dumps(recipe, indent=1))
-    (staging / GENERATED_MARKER).write_text(_spec_id(spec) + "\n")
-    if root.exists():
-        shutil.rmtree(root)
-    os.replace(staging, root)
+    """Write the whole dataset into a staging folder, then move it into place."""
+    with staged_folder(Path(root)) as staging:
+        for sub in ("audio", "annotations", "evaluation_setup"):
+            (staging / sub).mkdir(parents=True)
+        instances = render_partition_instances(spec)
+        counts = spec.partition_counts(spec.mixtures)
+        placements = {}
+        number = 0
+        for partition in PARTITIONS:
+            names = []
+            for _ in range(counts[partition]):
+                rng = np.random.default_rng([spec.seed, 2, number])
+                mixture = mix(instances[partition], spec.recipe, rng)
+                relative = f"audio/mix_{number:03d}.wav"
+                sf.write(staging / relative, mixture.audio, spec.recipe.sample_rate, subtype="PCM_16")
+                write_annotation_file(staging / "annotations" / f"mix_{number:03d}.txt", relative, mixture.events)
+                placements[relative] = {"partition": partition, "placements": mixture.placements}
+                names.append(relative)
+                number += 1
+            (staging / "evaluation_setup" / f"{partition}.txt").write_text("\n".join(names) + "\n")
+        recipe = {"sedbench_version": __version__, "generator_version": GENERATOR_VERSION, "spec": asdict(spec),
+                  "mixtures": placements}
+        (staging / "recipe.json").write_text(json.dumps(recipe, indent=1))
+        (staging / GENERATED_MARKER).write_text(_spec_id(spec) + "\n")

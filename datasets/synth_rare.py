@@ -32,8 +32,6 @@ Every clip's ``target_class`` is the class its mixture was made for.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +45,7 @@ from sedbench.core.errors import DataError
 from sedbench.core.registry import register_dataset
 from sedbench.datatools.mixing import SYNTHESIZER, MixingParameters, read_mixture_list, synthesize
 from sedbench.datatools.splits import hold_out_seeded
+from sedbench.datatools.staging import staged_folder
 from sedbench.datatools.synthesis import SOUND_CLASSES, _pink_noise, render_instance
 from sedbench.papers.citations import MESAROS2017
 
@@ -228,12 +227,8 @@ def write_sources(root: Path, spec: RareSpec) -> dict:
 
 
 def generate(root: Path, spec: RareSpec) -> None:
-    """Write the sources and both subsets into a temporary folder, then move it into place."""
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.with_name(f".{root.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    """Write the sources and both subsets into a staging folder, then move it into place."""
+    with staged_folder(Path(root)) as staging:
         described = write_sources(staging, spec)
         (staging / "source_data" / "sources.yaml").write_text(yaml.safe_dump(described, sort_keys=True),
                                                               encoding="utf-8")
@@ -241,12 +236,6 @@ def generate(root: Path, spec: RareSpec) -> None:
             synthesize(staging / "source_data" / "events" / subset, staging / "source_data" / "bgs" / subset,
                        staging / "mixture_data", subset, spec.parameters(subset), subtype="PCM_16")
         (staging / GENERATED_MARKER).write_text(_spec_id(spec) + "\n")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if root.exists():
-        shutil.rmtree(root)
-    os.replace(staging, root)
 
 
 def event_frame_shares(dataset: _SynthRareBase) -> dict[str, float]:

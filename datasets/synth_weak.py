@@ -26,8 +26,6 @@ Generation writes into a staging folder beside the dataset and renames it into p
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from sedbench.core.data import LabelKind, Split, Task
 from sedbench.core.dataset import GENERATED_MARKER, GeneratedDataset, generator_id
 from sedbench.core.registry import register_dataset
 from sedbench.datatools.annotations import write_annotation_file
+from sedbench.datatools.staging import staged_folder
 from sedbench.datatools.synthesis import SOUND_CLASSES, MixingRecipe, mix
 from sedbench.papers.citations import ADAVANNE2017
 
@@ -140,31 +139,25 @@ def weak_mixture(instances: dict[str, list[np.ndarray]], spec: WeakSynthSpec, nu
 
 def generate(root: Path, spec: WeakSynthSpec) -> None:
     """Write the whole dataset into a staging folder, then move it into place."""
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.with_name(f".{root.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    for sub in ("audio", "annotations", "evaluation_setup"):
-        (staging / sub).mkdir(parents=True)
-    instances = render_partition_instances(spec)
-    clips = {}
-    number = 0
-    for partition, count in zip(PARTITIONS, spec.clips):
-        names = []
-        for _ in range(count):
-            audio, events, placements = weak_mixture(instances[partition], spec, number)
-            relative = f"audio/clip_{number:03d}.wav"
-            sf.write(staging / relative, audio, spec.recipe.sample_rate, subtype="PCM_16")
-            write_annotation_file(staging / "annotations" / f"clip_{number:03d}.txt", relative, events)
-            clips[relative] = {"partition": partition, "tags": sorted({e.label for e in events}),
-                               "placements": placements}
-            names.append(relative)
-            number += 1
-        (staging / "evaluation_setup" / f"{partition}.txt").write_text("\n".join(names) + "\n")
-    recipe = {"sedbench_version": __version__, "generator_version": GENERATOR_VERSION, "spec": asdict(spec),
-              "clips": clips}
-    (staging / "recipe.json").write_text(json.dumps(recipe, indent=1))
-    (staging / GENERATED_MARKER).write_text(_spec_id(spec) + "\n")
-    if root.exists():
-        shutil.rmtree(root)
-    os.replace(staging, root)
+    with staged_folder(Path(root)) as staging:
+        for sub in ("audio", "annotations", "evaluation_setup"):
+            (staging / sub).mkdir(parents=True)
+        instances = render_partition_instances(spec)
+        clips = {}
+        number = 0
+        for partition, count in zip(PARTITIONS, spec.clips):
+            names = []
+            for _ in range(count):
+                audio, events, placements = weak_mixture(instances[partition], spec, number)
+                relative = f"audio/clip_{number:03d}.wav"
+                sf.write(staging / relative, audio, spec.recipe.sample_rate, subtype="PCM_16")
+                write_annotation_file(staging / "annotations" / f"clip_{number:03d}.txt", relative, events)
+                clips[relative] = {"partition": partition, "tags": sorted({e.label for e in events}),
+                                   "placements": placements}
+                names.append(relative)
+                number += 1
+            (staging / "evaluation_setup" / f"{partition}.txt").write_text("\n".join(names) + "\n")
+        recipe = {"sedbench_version": __version__, "generator_version": GENERATOR_VERSION, "spec": asdict(spec),
+                  "clips": clips}
+        (staging / "recipe.json").write_text(json.dumps(recipe, indent=1))
+        (staging / GENERATED_MARKER).write_text(_spec_id(spec) + "\n")

@@ -1,6 +1,8 @@
 """The embedded synthetic datasets: determinism, partitions, polyphony and energy-based annotation."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +116,37 @@ def test_prepare_does_not_regenerate_a_complete_dataset(synth_mini):
 def test_events_merge_when_one_class_overlaps_itself():
     merged = synthesis.merge_overlapping([Event(0, 2, "a"), Event(1, 3, "a"), Event(1, 2, "b")])
     assert merged == [Event(0, 3, "a"), Event(1, 2, "b")]
+
+
+def test_generation_is_all_or_nothing_on_a_full_disk_and_cleans_up_after_killed_runs(tmp_path, monkeypatch):
+    """A full disk is one sentence and leaves no staging folder; a killed run's staging folder (its process gone)
+    is removed by the next generation, which then succeeds."""
+    import errno
+
+    import soundfile
+
+    from sedbench.core import registry
+    from sedbench.core.errors import DataError
+
+    dataset = registry.datasets.get("synth-mini")(tmp_path)
+    stale = dataset.root.with_name(f".{dataset.root.name}.partial-999999999")  # no such process
+    (stale / "audio").mkdir(parents=True)
+    real_write = soundfile.write
+    calls = []
+
+    def write_then_disk_full(file, *args, **kwargs):
+        calls.append(file)
+        if len(calls) == 3:
+            Path(file).write_bytes(b"RIFF")  # part of it reached the disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(file, *args, **kwargs)
+
+    monkeypatch.setattr(soundfile, "write", write_then_disk_full)
+    with pytest.raises(DataError, match=rf"^cannot write {re.escape(str(dataset.root))}: the disk is full \(\[Errno "
+                                        r"28\] No space left on device\); nothing was kept, free space \(or choose "
+                                        r"another --data-dir\) and run again$"):
+        dataset.prepare()
+    assert not dataset.root.exists() and not list(tmp_path.glob(".*partial-*"))  # the stale one went too
+    monkeypatch.setattr(soundfile, "write", real_write)
+    dataset.prepare()
+    assert dataset.is_present() and len(dataset.split("1").test) > 0
