@@ -311,28 +311,28 @@ def recording_in_both_test_and_training(root):
                "recording must not be trained on")
 
 
+def _f3_tested_beside(root, original: str) -> Bad:
+    """audio/f3.wav (the same audio as ``original``) in fold 1's test list, f0 and f1 in its training list."""
+    write(root / "meta" / "f3.ann", "0.1\t0.5\tdog\n")
+    write(root / "evaluation_setup" / "fold1_train.txt", "audio/f0.wav\naudio/f1.wav\n")
+    write(root / "evaluation_setup" / "fold1_test.txt", "audio/f2.wav\naudio/f3.wav\n")
+    return Bad(re.compile(rf"audio/f3\.wav \(test\) has the same audio content as audio/{original}\.wav "
+                          r"\((train|validate)\) in fold 1 \(sha256 [0-9a-f]{12}\): a recording must be in one "
+                          r"partition only; remove the copy or list it in one partition$"))
+
+
 @before_jobs
 def a_copy_of_a_training_recording_in_the_test_list(root):
     import shutil
 
     shutil.copyfile(root / "audio" / "f0.wav", root / "audio" / "f3.wav")  # byte-identical, another name
-    write(root / "meta" / "f3.ann", "0.1\t0.5\tdog\n")
-    write(root / "evaluation_setup" / "fold1_train.txt", "audio/f0.wav\naudio/f1.wav\n")
-    write(root / "evaluation_setup" / "fold1_test.txt", "audio/f2.wav\naudio/f3.wav\n")
-    return Bad(re.compile(r"audio/f3\.wav \(test\) has the same audio content as audio/f0\.wav "
-                          r"\((train|validate)\) in fold 1 \(sha256 [0-9a-f]{12}\): a recording must be in one "
-                          r"partition only; remove the copy or list it in one partition$"))
+    return _f3_tested_beside(root, "f0")
 
 
 @before_jobs
 def a_link_to_a_training_recording_in_the_test_list(root):
     (root / "audio" / "f3.wav").symlink_to(root / "audio" / "f1.wav")
-    write(root / "meta" / "f3.ann", "0.1\t0.5\tdog\n")
-    write(root / "evaluation_setup" / "fold1_train.txt", "audio/f0.wav\naudio/f1.wav\n")
-    write(root / "evaluation_setup" / "fold1_test.txt", "audio/f2.wav\naudio/f3.wav\n")
-    return Bad(re.compile(r"audio/f3\.wav \(test\) has the same audio content as audio/f1\.wav "
-                          r"\((train|validate)\) in fold 1 \(sha256 [0-9a-f]{12}\): a recording must be in one "
-                          r"partition only; remove the copy or list it in one partition$"))
+    return _f3_tested_beside(root, "f1")
 
 
 @before_jobs

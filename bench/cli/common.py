@@ -27,8 +27,8 @@ def echo_err(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def fmt(value, decimals: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{decimals}f}"
 
 
 def names(values: list[str]) -> tuple[str, ...]:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import typer
 
+from .common import fmt as common_fmt
+
 
 def fmt(value) -> str:
-    """4 decimals, as sed_eval prints; n/a for an undefined value."""
-    return "n/a" if value is None else f"{value:.4f}"
+    return common_fmt(value, decimals=4)  # as sed_eval prints its results
 
 
 def score(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sedbench.core.errors import DataError
+from sedbench.core.processes import pid_alive
 
 STAGING_INFIX = ".partial-"  # .<name>.partial-<pid> beside the folder
 FULL_BELOW = 16 << 20  # bytes free under which a failed write is taken for a full disk (libsndfile hides errno)
@@ -47,20 +48,10 @@ def remove_stale_staging(root: Path) -> list[Path]:
     removed = []
     for folder in Path(root).parent.glob(f".{Path(root).name}{STAGING_INFIX}*"):
         pid = folder.name.rsplit(STAGING_INFIX, 1)[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
 
 
 def _disk_full(exc: BaseException, where: Path) -> bool:

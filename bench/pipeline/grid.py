@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sedbench.core import registry
 from sedbench.core.errors import ConfigError, SedbenchError
+from sedbench.core.processes import pid_alive
 from sedbench.core.system import DEFAULT_PROFILE
 from sedbench.datatools.folder import resolve_dataset
 
@@ -35,7 +36,6 @@ from .jobstore import (
     finish,
     job_lock,
     now,
-    pid_alive,
     quietly,
     read_json,
 )

@@ -290,15 +290,3 @@ def quietly(function, *args, **kwargs) -> None:
         function(*args, **kwargs)
     except OSError:
         pass  # a state file is bookkeeping; the record (or its absence) is the truth
-
-
-def pid_alive(pid) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
