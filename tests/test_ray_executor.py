@@ -1,5 +1,7 @@
 """`sedbench run --executor ray` on a local Ray instance: the same records as the local executor."""
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -68,3 +70,33 @@ def test_a_failing_job_on_ray_is_recorded_and_the_others_finish(local_ray, works
     # Ray may still forward a log line of the stopped worker into this output; the status line is the grid's
     status = [line for line in out.splitlines() if line.startswith("grid ")]
     assert status and "1 done, 1 failed" in status[0]
+
+
+def test_a_job_that_a_live_process_runs_is_skipped_on_ray_too(local_ray, workspace, synth_mini, tmp_path, capsys,
+                                                              monkeypatch):
+    """Another real process holds one job of two, as a first `sedbench run` would: the Ray driver says so in one
+    line, submits only the other job and leaves the held job's folder alone; once that process ends, it runs."""
+    monkeypatch.setenv("SEDBENCH_DATA", str(workspace["data"]))
+    monkeypatch.setenv("SEDBENCH_CACHE", str(workspace["cache"]))
+    grid = ["run", "--system", "crnn", "--dataset", "synth-mini", "--sweep", "rnn_units=8,16", "--set",
+            "max_epochs=1", *CRNN[:2], *CRNN[4:], "--quiet"]
+    assert sedbench_cli([*grid, "--runs-dir", str(tmp_path / "keys")], capsys)[0] == 0
+    held = next(r for r in records_in(tmp_path / "keys").values() if r["config"]["rnn_units"] == 8)
+    runs = tmp_path / "runs"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from sedbench.pipeline.jobstore import job_lock\n"
+         f"with job_lock(Path({str(runs / '.jobs' / held['job']['key'])!r})) as h:\n"
+         "    print('held' if h is None else h, flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = sedbench_cli([*grid, "--executor", "ray", "--runs-dir", str(runs)], capsys)
+    finally:
+        holder.communicate("")
+    assert code == 0, err
+    busy = [line for line in err.splitlines() if "is running this job" in line]
+    assert len(busy) == 1 and "rnn_units=8" in busy[0] and f"process {holder.pid}@" in busy[0], err
+    assert "1 run, 0 already done, 1 running in another process, 0 failed" in err
+    assert [r["config"]["rnn_units"] for r in records_in(runs).values()] == [16]
+    code, _, err = sedbench_cli([*grid, "--executor", "ray", "--runs-dir", str(runs)], capsys)
+    assert code == 0 and "1 run, 1 already done, 0 failed" in err, err

@@ -32,6 +32,7 @@ from .jobstore import (
     GRIDS_FOLDER,
     JobOutcome,
     JobStore,
+    busy_outcome,
     execute,
     finish,
     job_lock,
@@ -118,9 +119,7 @@ def run_grid(jobs: list[ResolvedJob], where: Locations, *, force: bool = False, 
         for resolved in pending:
             with job_lock(store.folder(resolved.key.id)) as holder:  # one process per job, record written included
                 if holder is not None:
-                    outcome = JobOutcome(resolved.key.id, resolved.label, "busy",
-                                         reason=f"process {holder} is running this job; skipped it (its checkpoint "
-                                                "and record are that process's), run again once it has ended")
+                    outcome = busy_outcome(resolved, holder)
                 else:
                     quietly(store.set_state, resolved.key.id, status="running", label=resolved.label,
                             pid=os.getpid(), host=socket.gethostname(), started=now())

@@ -246,6 +246,12 @@ def job_lock(folder: Path):
         handle.close()
 
 
+def busy_outcome(resolved: ResolvedJob, holder: str) -> JobOutcome:
+    return JobOutcome(resolved.key.id, resolved.label, "busy",
+                      reason=f"process {holder} is running this job; skipped it (its checkpoint and record are that "
+                             "process's), run again once it has ended")
+
+
 def _failed(key, label, reason, started, checkpoints) -> JobOutcome:
     return JobOutcome(key, label, "failed", reason=reason, traceback=traceback.format_exc(),
                       seconds=time.perf_counter() - started, resumed_epoch=checkpoints.resumed_epoch)

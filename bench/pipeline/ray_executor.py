@@ -3,8 +3,9 @@
 Each job is one task with one CPU and, when the cluster has GPUs, one GPU (``--gpus-per-job`` overrides). The
 task resolves the job again on its worker and refuses to run when the worker's dataset has another fingerprint
 than the driver's (another copy of the data on that node), then runs exactly what the local executor runs
-(``jobstore.execute``). The driver writes records and job states as results arrive, so the runs folder looks the
-same whichever executor filled it. Workers need sedbench installed and the data and cache folders at the same
+(``jobstore.execute``). The driver holds each job's lock from submission until its record is written, so a
+second run skips it as with the local executor, and writes records and job states as results arrive, so the runs
+folder looks the same whichever executor filled it. Workers need sedbench installed and the data and cache folders at the same
 paths (one machine, or a shared file system); checkpoints are written there too, so a rerun resumes a killed job
 on any node.
 """
@@ -14,12 +15,13 @@ from __future__ import annotations
 import os
 import socket
 import time
+from contextlib import ExitStack
 from typing import Iterator
 
 from sedbench.core.errors import SedbenchError
 
 from .jobs import JobSpec, Locations, ResolvedJob, resolve_job
-from .jobstore import JobOutcome, JobStore, execute, finish, now, quietly
+from .jobstore import JobOutcome, JobStore, busy_outcome, execute, finish, job_lock, now, quietly
 
 
 def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *, timeout: float | None = None,
@@ -42,8 +44,15 @@ def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *,
         task = ray.remote(_ray_job).options(num_cpus=1, num_gpus=gpus, max_retries=0)
         log(f"ray: {len(pending)} job(s) on {ray.cluster_resources().get('CPU', 0):g} CPUs, "
             f"{ray.cluster_resources().get('GPU', 0):g} GPUs; {gpus:g} GPU(s) per job")
-        running = {}
+        running, locks = {}, {}
         for resolved in pending:
+            lock = ExitStack()
+            holder = lock.enter_context(job_lock(store.folder(resolved.key.id)))
+            if holder is not None:
+                lock.close()
+                yield busy_outcome(resolved, holder)
+                continue
+            locks[resolved.key.id] = lock  # released once the record or the failure is written
             quietly(store.set_state, resolved.key.id, status="running", label=resolved.label, executor="ray",
                     pid=os.getpid(), host=socket.gethostname(), started=now())  # the driver: alive while it waits
             running[task.remote(resolved.job, where, resolved.key.id, timeout, force)] = resolved
@@ -57,8 +66,12 @@ def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *,
                 outcome = JobOutcome(resolved.key.id, resolved.label, "failed",
                                      reason=f"the Ray task ended without a result ({type(exc).__name__}: {first})",
                                      traceback=str(exc))
-            yield finish(store, resolved, outcome)
+            outcome = finish(store, resolved, outcome)
+            locks.pop(resolved.key.id).close()
+            yield outcome
     finally:
+        for lock in locks.values():
+            lock.close()
         if started_here:
             ray.shutdown()
 
