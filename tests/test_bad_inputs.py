@@ -610,8 +610,58 @@ def test_a_full_disk_while_the_record_is_written(fake_system, folder, runs, tmp_
     monkeypatch.setattr("sedbench.pipeline.record.json.dump", dump_then_disk_full)
     outcome = sedbench("run", "--system", "fake", "--dataset", folder, "--runs-dir", runs, "--quiet")
     assert_job_failed(outcome, re.compile(rf"FAILED: cannot write run record {re.escape(str(runs))}/folder:mydata/fake/"
-                                          r"fold1/\w+-\w+-seed0\.json: No space left on device$"), runs, folder)
+                                          r"fold1/\w+-\w+-seed0\.json: No space left on device \(the disk is "
+                                          r"full\)$"), runs, folder)
     assert outcome.code == 1
+
+
+def _disk_full_once(monkeypatch, target: str, partial: bytes):
+    """``target`` writes ``partial`` to its file argument and fails with ENOSPC until the test frees space."""
+    import errno
+
+    def write_then_disk_full(obj, file, *args, **kwargs):
+        file.write(partial)  # part of it reached the disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(target, write_then_disk_full)
+
+
+def test_a_full_disk_while_a_checkpoint_is_saved(folder, runs, tmp_path, sedbench, monkeypatch):
+    _disk_full_once(monkeypatch, "torch.save", b"PK\x03\x04")
+    two_epochs = ("--set", "max_epochs=2", "--set", "patience=5", "--quiet")  # the first epoch saves one
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *two_epochs)
+    assert_job_failed(outcome, re.compile(
+        rf"FAILED: cannot write checkpoint {re.escape(str(runs))}/\.jobs/\w+/checkpoint\.pt: No space left on device "
+        r"\(the disk is full\); free space \(or choose another --runs-dir\) and run again to resume from the last "
+        r"checkpoint saved$"), runs, folder)
+    assert "raised" not in outcome.stderr
+    assert not [p for p in runs.rglob("*") if p.name.startswith(".checkpoint.pt") or p.suffix in (".pt", ".json")]
+    monkeypatch.undo()  # space freed: the same command runs
+    outcome = sedbench("run", "--system", "crnn", "--dataset", folder, "--runs-dir", runs, *two_epochs)
+    assert outcome.code == 0 and len(list(runs.rglob("*-seed0.json"))) == 1, outcome.stderr
+
+
+def test_a_full_disk_while_the_outputs_are_stored(fake_system, folder, runs, tmp_path, sedbench, monkeypatch):
+    import zipfile
+
+    real_writestr = zipfile.ZipFile.writestr
+
+    def writestr_then_disk_full(archive, info, data, *args, **kwargs):
+        real_writestr(archive, info, data, *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr_then_disk_full)
+    outcome = sedbench("run", "--system", "fake", "--dataset", folder, "--runs-dir", runs, "--quiet")
+    assert_job_failed(outcome, re.compile(
+        rf"FAILED: cannot write the outputs {re.escape(str(runs))}/folder:mydata/fake/fold1/(\w+-\w+-seed0)"
+        r"\.outputs\.zip of run record \S+/\1\.json: No space left on device \(the disk is full\)$"), runs, folder)
+    assert not [p for p in runs.rglob("*") if p.is_file() and not any(q.startswith(".") for q in
+                                                                      p.relative_to(runs).parts)]
+    assert not list(runs.rglob(".*.tmp"))
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", real_writestr)  # space freed: the same command runs
+    outcome = sedbench("run", "--system", "fake", "--dataset", folder, "--runs-dir", runs, "--quiet")
+    assert outcome.code == 0, outcome.stderr
+    assert len(list(runs.rglob("*-seed0.json"))) == 1 and len(list(runs.rglob("*-seed0.outputs.zip"))) == 1
 
 
 def test_a_full_disk_while_features_are_cached(fake_system, folder, runs, tmp_path, sedbench, monkeypatch):

@@ -107,7 +107,8 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match=r"^cannot write checkpoint .*checkpoint\.pt: No space left on device "
+                                              r"\(the disk is full\); free space"):
         checkpoints.save({"epoch": 2})
     monkeypatch.undo()
     assert Checkpoints(path).load()["epoch"] == 1

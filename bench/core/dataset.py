@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 from .audio import audio_info
 from .data import AudioClip, Event, LabelKind, Paper, Split, Task
 from .errors import DataError
+from .locks import wait_lock
 
 COMPLETE_MARKER = ".sedbench-complete"  # written last by `sedbench datasets fetch`: its absence means "not ready"
 FILE_INDEX = ".sedbench-index.json"  # relative path -> size and md5 of every file, written by fetch, read by verify
@@ -146,8 +148,20 @@ class GeneratedDataset(Dataset):
         return marker.is_file() and marker.read_text().strip() == self.generator_id()
 
     def prepare(self) -> None:
-        if not self.is_present():
-            self.generate()
+        """Generate once: a second process that needs the dataset meanwhile waits for the first, then reuses it."""
+        if self.is_present():
+            return
+        with wait_lock(self.generation_lock, on_wait=self._waiting):
+            if not self.is_present():
+                self.generate()
+
+    @property
+    def generation_lock(self) -> Path:
+        return self.root.with_name(f".{self.root.name}.lock")
+
+    def _waiting(self, holder: str) -> None:
+        print(f"waiting for process {holder}, which is generating dataset {self.name!r} in {self.root}",
+              file=sys.stderr, flush=True)
 
 
 class DownloadedDataset(Dataset):

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import math
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
 from .audio import load_audio
 from .data import AudioClip, Event
 from .dataset import content_hash
-from .errors import DataError
+from .errors import DataError, write_problem
+from .locks import wait_lock
 
 FEATURE_CODE_VERSION = 2  # bump when extraction changes, so stale caches are not reused
 
@@ -137,6 +139,22 @@ class FeatureCache:
         suffix = f"-pitch{pitch_shift:+g}q" if pitch_shift else ""
         return self.cache_dir / "features" / spec.key() / f"{content_hash(clip.path)}{suffix}.npy"
 
+    @contextmanager
+    def extracting(self, clips: list[AudioClip], spec: FeatureSpec) -> Iterator[None]:
+        """Around extracting ``clips``: when some are not cached yet, one process at a time per feature setting, so a
+        second process that needs the same features waits for the first, then loads them."""
+        if all(self.path_for(clip, spec).exists() for clip in clips):
+            yield
+            return
+        folder = self.cache_dir / "features" / spec.key()
+
+        def waiting(holder: str) -> None:
+            print(f"waiting for process {holder}, which is extracting features into {folder}", file=sys.stderr,
+                  flush=True)
+
+        with wait_lock(folder / ".lock", on_wait=waiting):
+            yield
+
     def get(self, clip: AudioClip, spec: FeatureSpec, pitch_shift: float = 0.0) -> np.ndarray:
         """Features of a clip; ``pitch_shift`` in quartertones (24 bins per octave) shifts the audio first."""
         path = self.path_for(clip, spec, pitch_shift)
@@ -157,8 +175,7 @@ class FeatureCache:
             os.replace(tmp, path)
         except OSError as exc:  # a full disk is the cache's problem, not the system's
             tmp.unlink(missing_ok=True)
-            full = " (the disk is full)" if exc.errno == errno.ENOSPC else ""
-            raise DataError(f"cannot write the feature cache file {path}: {exc.strerror or exc}{full}; free space "
+            raise DataError(f"cannot write the feature cache file {path}: {write_problem(exc)}; free space "
                             "or choose another --cache-dir ($SEDBENCH_CACHE), then run again") from None
         return features
 

@@ -32,6 +32,7 @@ from urllib.request import Request, urlopen
 from sedbench import __version__
 from sedbench.core.dataset import COMPLETE_MARKER, FILE_INDEX, HASH_MEMO, DownloadedDataset, RemoteFile, human_size
 from sedbench.core.errors import DataError
+from sedbench.core.locks import try_lock
 
 DOWNLOAD_DIR = ".download"  # inside the dataset root; removed once the dataset is complete
 RESERVED_NAMES = frozenset({DOWNLOAD_DIR, COMPLETE_MARKER, FILE_INDEX})  # no archive may write these at the top
@@ -615,22 +616,12 @@ def _check_free_space(dataset: DownloadedDataset, downloads: Path) -> None:
 
 @contextmanager
 def _exclusive(lock_path: Path, name: str):
-    """One fetch per dataset at a time (POSIX advisory lock; no locking where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
+    """One fetch per dataset at a time."""
+    with try_lock(lock_path) as holder:
+        if holder is not None:
+            raise DataError(f"another sedbench process ({holder}) is fetching dataset {name!r} (it holds "
+                            f"{lock_path}); wait for it to finish")
         yield
-        return
-    with open(lock_path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise DataError(f"another sedbench process is fetching dataset {name!r} "
-                            f"(it holds {lock_path}); wait for it to finish") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

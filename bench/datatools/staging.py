@@ -7,14 +7,13 @@ killed processes at the next write. A full disk is one sentence naming the folde
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sedbench.core.errors import DataError
+from sedbench.core.errors import DISK_FULL, DataError
 from sedbench.core.processes import pid_alive
 
 STAGING_INFIX = ".partial-"  # .<name>.partial-<pid> beside the folder
@@ -55,7 +54,7 @@ def remove_stale_staging(root: Path) -> list[Path]:
 
 
 def _disk_full(exc: BaseException, where: Path) -> bool:
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
         return True
     if type(exc).__name__ == "LibsndfileError":  # soundfile reports ENOSPC as "System error."
         try:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sedbench.core.errors import CheckpointError
+from sedbench.core.errors import CheckpointError, write_problem
 
 
 def rng_state() -> dict:
@@ -129,8 +129,12 @@ class Checkpoints:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):  # the disk's problem, not the system's; the previous checkpoint is kept
+                raise CheckpointError(f"cannot write checkpoint {self.path}: {write_problem(exc)}; free space (or "
+                                      "choose another --runs-dir) and run again to resume from the last checkpoint "
+                                      "saved") from None
             raise
         self.saves += 1
 

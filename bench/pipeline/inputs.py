@@ -79,7 +79,9 @@ def prepare_inputs(split: Split, spec: FeatureSpec, cache: FeatureCache, labels:
     set's statistics. Weakly labelled training and validation clips show their tags only. ``with_test`` False
     leaves the test clips out (their features are neither extracted nor returned)."""
     hits, misses = cache.hits, cache.misses
-    raw = load_features(split.train + split.valid + (split.test if with_test else []), spec, cache)
+    clips = split.train + split.valid + (split.test if with_test else [])
+    with cache.extracting(clips, spec):
+        raw = load_features(clips, spec, cache)
     standardizer = Standardizer.fit([raw[c.clip_id] for c in split.train])
     strong = label_kind is LabelKind.STRONG
     train = feature_clips(split.train, raw, spec, labels, standardizer, with_targets=True, strong_targets=strong)

@@ -9,12 +9,10 @@ output that breaks the contract, or runs past the time limit is a failed job, ne
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import hashlib
 import json
 import os
 import signal
-import socket
 import threading
 import time
 import traceback
@@ -24,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sedbench.core.errors import SedbenchError
+from sedbench.core.locks import try_lock
 
 from .checkpoints import Checkpoints, remove_partial_writes
 from .inputs import FeatureMemo
@@ -224,26 +223,10 @@ def execute(resolved: ResolvedJob, where: Locations, timeout: float | None = Non
             log_file.close()
 
 
-@contextmanager
 def job_lock(folder: Path):
-    """An exclusive lock on the job's folder for as long as one process runs it: yields None to the holder, or the
-    "pid@host" of the live process that holds it. The kernel drops the lock when its process dies, kill -9 too."""
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / "run.lock", "a+", encoding="utf-8")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            yield handle.read().strip() or "another process"
-            return
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}@{socket.gethostname()}")
-        handle.flush()
-        yield None
-    finally:
-        handle.close()
+    """The job's lock, held for as long as one process runs it: yields None to the holder, or the "pid@host" of
+    the live process that holds it."""
+    return try_lock(Path(folder) / "run.lock")
 
 
 def busy_outcome(resolved: ResolvedJob, holder: str) -> JobOutcome:

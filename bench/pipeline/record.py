@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sedbench.core.data import Convergence
-from sedbench.core.errors import SedbenchError
+from sedbench.core.errors import SedbenchError, write_problem
 
 SCHEMA_VERSION = 1
 PACKAGES = ("sedbench", "torch", "numpy", "librosa", "sed_eval", "sed_scores_eval", "dcase_util", "scipy", "scikit-learn",
@@ -382,15 +382,19 @@ def write_record(path: Path, record: RunRecord | dict) -> Path:
     record never points at outputs that are not all there. A failed write (read-only folder, full disk) leaves
     no file behind and raises a one-sentence RecordWriteError.
     """
-    try:
-        if isinstance(record, RunRecord) and record.live_outputs is not None:
-            from sedbench.scoring.score_archive import write_archive
+    if isinstance(record, RunRecord) and record.live_outputs is not None:
+        from sedbench.scoring.score_archive import write_archive
 
-            live = record.live_outputs
-            record.outputs = OutputsFile(**write_archive(outputs_file(path), live.clips, live.outputs, live.labels))
+        live, archive = record.live_outputs, outputs_file(path)
+        try:
+            record.outputs = OutputsFile(**write_archive(archive, live.clips, live.outputs, live.labels))
+        except OSError as exc:
+            raise RecordWriteError(f"cannot write the outputs {archive} of run record {path}: "
+                                   f"{write_problem(exc)}") from None
+    try:
         return write_json_atomic(path, record.to_json() if isinstance(record, RunRecord) else record)
     except OSError as exc:
-        raise RecordWriteError(f"cannot write run record {path}: {exc.strerror or exc}") from None
+        raise RecordWriteError(f"cannot write run record {path}: {write_problem(exc)}") from None
 
 
 def write_json_atomic(path: Path, record: dict) -> Path:

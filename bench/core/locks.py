@@ -1,0 +1,60 @@
+"""Advisory file locks between sedbench processes; the holder writes "pid@host" into the lock file.
+
+The kernel drops a lock when its process dies (kill -9 too), so a lock never outlives a killed run. Where fcntl is
+missing (Windows) nothing is locked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+
+@contextmanager
+def try_lock(path: Path) -> Iterator[str | None]:
+    """Yield None while this process holds the lock at ``path``, or the holder ("pid@host") when another does."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield _holder(handle)
+                return
+        _claim(handle)
+        yield None
+
+
+@contextmanager
+def wait_lock(path: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """Hold the lock at ``path``; when another process holds it, call ``on_wait(holder)`` once and wait for it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                on_wait(_holder(handle))
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        _claim(handle)
+        yield
+
+
+def _holder(handle) -> str:
+    handle.seek(0)
+    return handle.read().strip() or "another process"
+
+
+def _claim(handle) -> None:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}@{socket.gethostname()}")
+    handle.flush()
