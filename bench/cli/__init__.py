@@ -12,24 +12,23 @@ from sedbench.core.errors import SedbenchError
 
 from . import datasets, weights
 from .benchmark import benchmark
+from .common import command_group
 from .listing import list_entries
 from .report import leaderboard, report
 from .rescore import rescore
 from .run import run, status
 from .score import score
 from .search import search
+from .show import show
 from .synthesize import synthesize
 from .validate import validate
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Benchmark harness for polyphonic sound event detection.",
-)
+app = command_group("Benchmark harness for polyphonic sound event detection.", add_completion=False,
+                    pretty_exceptions_enable=False)
 for command in (run, status, search):
     app.command()(command)
 app.command("list")(list_entries)
+app.command()(show)
 for command in (report, rescore, score, synthesize, leaderboard, benchmark):
     app.command()(command)
 app.add_typer(datasets.app, name="datasets")

@@ -8,13 +8,13 @@ from typing import List
 import typer
 
 from sedbench.core import registry
-from sedbench.core.dataset import dataset_kind
+from sedbench.core.dataset import dataset_kind, human_size
 from sedbench.core.errors import SedbenchError
 from sedbench.core.paths import default_data_dir
 
-from .common import DATA_DIR_HELP, echo_err
+from .common import DATA_DIR_HELP, aligned, command_group, echo_err, paper_text
 
-app = typer.Typer(no_args_is_help=True, help="List, describe, download, verify and export datasets.")
+app = command_group("List, describe, download, verify and export datasets.")
 
 
 def _presence(dataset) -> str:
@@ -22,13 +22,22 @@ def _presence(dataset) -> str:
     return "unknown" if present is None else "yes" if present else "no"
 
 
+def _size(cls, dataset) -> str:
+    """What the dataset takes: its download and, once it is in place, the space its folder uses."""
+    parts = []
+    if cls.remote_files:
+        parts.append(f"{human_size(sum(f.size for f in cls.remote_files))} to download")
+    if dataset.is_present():
+        used = sum(path.stat().st_size for path in dataset.root.rglob("*") if path.is_file())
+        parts.append(f"{human_size(used)} on disk")
+    return ", ".join(parts) or "not in place yet"
+
+
 @app.command("list")
 def datasets_list(
     data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
 ) -> None:
     """Every registered dataset: task, classes, folds, download size, license and whether it is present."""
-    from sedbench.datatools.fetch import human_size
-
     where = data_dir or default_data_dir()
     header = ("name", "task", "classes", "folds", "download", "present", "license")
     rows = []
@@ -42,9 +51,8 @@ def datasets_list(
         size = human_size(sum(f.size for f in cls.remote_files)) if kind == "download" else kind
         rows.append((name, cls.task.value, str(len(cls.labels)), str(len(cls.folds)), size, _presence(cls(where)),
                      cls.license))
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
-    for row in (header, *rows):
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    for line in aligned([header, *rows], indent=""):
+        typer.echo(line)
     typer.echo(f"data folder: {where}")
 
 
@@ -53,20 +61,19 @@ def datasets_info(
     name: str = typer.Argument(..., help="Registered dataset name (see `sedbench datasets list`)."),
     data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
 ) -> None:
-    """Citation, license, task, labels, folds, remote files, location and how to obtain the dataset."""
-    from sedbench.datatools.fetch import human_size
-
+    """Citation, license, task, labels, folds, size, remote files, location and how to obtain the dataset."""
     cls = registry.datasets.get(name)
     dataset = cls(data_dir or default_data_dir())
     kind = dataset_kind(cls)
     typer.echo(f"{cls.name}: {cls.description}" if cls.description else cls.name)
-    typer.echo(f"paper:    {cls.paper.citation}" + (f" <{cls.paper.url}>" if cls.paper.url else ""))
+    typer.echo(f"paper:    {paper_text(cls.paper)}")
     if cls.homepage:
         typer.echo(f"homepage: {cls.homepage}")
     typer.echo(f"license:  {cls.license}")
     typer.echo(f"task:     {cls.task.value} ({cls.label_kind.value} labels)")
     typer.echo(f"labels:   {len(cls.labels)}: {', '.join(cls.labels)}")
-    typer.echo(f"folds:    {', '.join(cls.folds)}")
+    typer.echo(f"folds:    {', '.join(cls.folds)} (each splits the clips into train, validation and test)")
+    typer.echo(f"size:     {_size(cls, dataset)}")
     if cls.sample_rate:
         typer.echo(f"rate:     {cls.sample_rate} Hz")
     typer.echo(f"location: {dataset.root}")

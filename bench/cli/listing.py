@@ -6,6 +6,8 @@ import typer
 
 from sedbench.core import registry
 
+from .common import aligned
+
 
 def list_entries(
     params: bool = typer.Option(False, "--params", help="Also print parameter counts of every profile."),
@@ -16,26 +18,38 @@ def list_entries(
         _list_parameters(classes)
         return
     typer.echo("Systems:")
+    systems = [("name", "labels", "profiles", "paper")]
     for name, cls in registry.systems.items():
-        typer.echo(f"  {name:14s} {cls.label_kind.value:6s} profiles: {', '.join(cls.profiles):14s} {cls.paper.citation}")
+        systems.append((name, cls.label_kind.value, ", ".join(cls.profiles), cls.paper.citation))
+    for line in aligned(systems):
+        typer.echo(line)
     typer.echo("Datasets:")
+    # the task column is Task.value, as `sedbench datasets list` prints it; labels is what training reads
+    datasets = [("name", "task", "labels", "classes", "description")]
     for name, cls in registry.datasets.items():
-        typer.echo(f"  {name:14s} {cls.label_kind.value:6s} {len(cls.labels):3d} labels  {cls.description}")
-        typer.echo(f"  {'':14s} {cls.paper.citation}; license: {cls.license}")
+        datasets.append((name, cls.task.value, cls.label_kind.value, str(len(cls.labels)), cls.description))
+        datasets.append(("", "", "", "", f"{cls.paper.citation}; license: {cls.license}"))
+    for line in aligned(datasets):
+        typer.echo(line)
 
 
 def _list_parameters(classes: int) -> None:
     from sedbench.core.config import build_config
 
     labels = tuple(f"class {k + 1}" for k in range(classes))
-    typer.echo(f"Parameters with K = {classes} classes:")
+    rows, silent = [("system", "profile", "on dataset", "parameters")], []
     for name, cls in registry.systems.items():
         if cls.parameter_count(build_config(cls, next(iter(cls.profiles))), labels) is None:
-            typer.echo(f"  {name:8s} (does not report a parameter count)")
+            silent.append(name)
             continue
         for profile in cls.profiles:
             count = cls.parameter_count(build_config(cls, profile), labels)
-            typer.echo(f"  {name:8s} {profile:8s} {'default':12s} {count:>12,}")
+            rows.append((name, profile, "default", f"{count:,}"))
             for dataset in cls.dataset_profiles.get(profile, {}):
                 count = cls.parameter_count(build_config(cls, profile, dataset=dataset), labels)
-                typer.echo(f"  {name:8s} {profile:8s} {dataset:12s} {count:>12,}")
+                rows.append((name, profile, dataset, f"{count:,}"))
+    typer.echo(f"Parameters with K = {classes} classes:")
+    for line in aligned(rows, right=(3,)):
+        typer.echo(line)
+    for name in silent:
+        typer.echo(f"  {name} does not report a parameter count")

@@ -9,9 +9,9 @@ import typer
 from sedbench.core import registry
 from sedbench.core.errors import SedbenchError, UnknownNameError
 
-from .common import echo_err
+from .common import command_group, echo_err
 
-app = typer.Typer(no_args_is_help=True, help="List and fetch pretrained feature-extractor weights.")
+app = command_group("List and fetch pretrained feature-extractor weights.")
 CACHE_HELP = "Where weights are stored, under weights/ [env SEDBENCH_CACHE]."
 
 

@@ -53,10 +53,7 @@ def check_config(config) -> None:
     """ConfigError for a setting outside its declared ``ranges`` (collected along the Config's bases), then the
     Config's own ``check()`` for rules between settings; a value a network cannot be built with fails here, in one
     sentence, rather than as a traceback from inside a job."""
-    ranges: dict[str, Range] = {}
-    for cls in reversed(type(config).__mro__):
-        ranges.update(vars(cls).get("ranges", {}))
-    for key, allowed in ranges.items():
+    for key, allowed in declared_ranges(type(config)).items():
         value = getattr(config, key)
         items = value if isinstance(value, tuple) else (value,)
         if any(item is not None and not allowed.allows(item) for item in items):
@@ -65,6 +62,14 @@ def check_config(config) -> None:
     check = getattr(config, "check", None)
     if callable(check):
         check()
+
+
+def declared_ranges(config_class: type) -> dict[str, Range]:
+    """Setting name -> Range, from the ``ranges`` of the Config class and its bases (a subclass's own win)."""
+    ranges: dict[str, Range] = {}
+    for cls in reversed(config_class.__mro__):
+        ranges.update(vars(cls).get("ranges", {}))
+    return ranges
 
 
 def apply_overrides(config, overrides: dict[str, str]):
