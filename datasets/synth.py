@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from sedbench import __version__
+from sedbench.core import progress
 from sedbench.core.data import AudioClip, LabelKind, Split
 from sedbench.core.dataset import GENERATED_MARKER, HASH_MEMO, GeneratedDataset, generator_id
 from sedbench.core.errors import DataError
@@ -172,11 +173,12 @@ def render_partition_instances(spec: SynthSpec) -> dict[str, dict[str, list[np.n
 
 def generate(root: Path, spec: SynthSpec) -> None:
     """Write the whole dataset into a staging folder, then move it into place."""
-    with staged_folder(Path(root)) as staging:
+    counts = spec.partition_counts(spec.mixtures)
+    with (staged_folder(Path(root)) as staging,
+          progress.step(f"generating {Path(root).name}", total=sum(counts.values()), unit="files") as files):
         for sub in ("audio", "annotations", "evaluation_setup"):
             (staging / sub).mkdir(parents=True)
         instances = render_partition_instances(spec)
-        counts = spec.partition_counts(spec.mixtures)
         placements = {}
         number = 0
         for partition in PARTITIONS:
@@ -190,6 +192,7 @@ def generate(root: Path, spec: SynthSpec) -> None:
                 placements[relative] = {"partition": partition, "placements": mixture.placements}
                 names.append(relative)
                 number += 1
+                files.advance()
             (staging / "evaluation_setup" / f"{partition}.txt").write_text("\n".join(names) + "\n")
         recipe = {"sedbench_version": __version__, "generator_version": GENERATOR_VERSION, "spec": asdict(spec),
                   "mixtures": placements}

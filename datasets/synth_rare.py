@@ -39,6 +39,7 @@ import numpy as np
 import soundfile as sf
 import yaml
 
+from sedbench.core import progress
 from sedbench.core.data import AudioClip, Event, LabelKind, Split, Task
 from sedbench.core.dataset import GENERATED_MARKER, GeneratedDataset, generator_id
 from sedbench.core.errors import DataError
@@ -228,13 +229,16 @@ def write_sources(root: Path, spec: RareSpec) -> dict:
 
 def generate(root: Path, spec: RareSpec) -> None:
     """Write the sources and both subsets into a staging folder, then move it into place."""
-    with staged_folder(Path(root)) as staging:
+    with (staged_folder(Path(root)) as staging,  # parts: the isolated sources, then each subset's mixtures
+          progress.step(f"generating {Path(root).name}", total=1 + len(SUBSETS), unit="parts") as parts):
         described = write_sources(staging, spec)
         (staging / "source_data" / "sources.yaml").write_text(yaml.safe_dump(described, sort_keys=True),
                                                               encoding="utf-8")
+        parts.advance(status="sources")
         for subset in SUBSETS:
             synthesize(staging / "source_data" / "events" / subset, staging / "source_data" / "bgs" / subset,
                        staging / "mixture_data", subset, spec.parameters(subset), subtype="PCM_16")
+            parts.advance(status=subset)
         (staging / GENERATED_MARKER).write_text(_spec_id(spec) + "\n")
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from sedbench import __version__
+from sedbench.core import progress
 from sedbench.core.data import LabelKind, Split, Task
 from sedbench.core.dataset import GENERATED_MARKER, GeneratedDataset, generator_id
 from sedbench.core.registry import register_dataset
@@ -139,7 +140,8 @@ def weak_mixture(instances: dict[str, list[np.ndarray]], spec: WeakSynthSpec, nu
 
 def generate(root: Path, spec: WeakSynthSpec) -> None:
     """Write the whole dataset into a staging folder, then move it into place."""
-    with staged_folder(Path(root)) as staging:
+    with (staged_folder(Path(root)) as staging,
+          progress.step(f"generating {Path(root).name}", total=sum(spec.clips), unit="files") as files):
         for sub in ("audio", "annotations", "evaluation_setup"):
             (staging / sub).mkdir(parents=True)
         instances = render_partition_instances(spec)
@@ -156,6 +158,7 @@ def generate(root: Path, spec: WeakSynthSpec) -> None:
                                    "placements": placements}
                 names.append(relative)
                 number += 1
+                files.advance()
             (staging / "evaluation_setup" / f"{partition}.txt").write_text("\n".join(names) + "\n")
         recipe = {"sedbench_version": __version__, "generator_version": GENERATOR_VERSION, "spec": asdict(spec),
                   "clips": clips}

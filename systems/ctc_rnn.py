@@ -54,9 +54,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from sedbench.core import progress
 from sedbench.core.data import FeatureClip, LabelKind
 from sedbench.core.errors import ConfigError
 from sedbench.core.outputs import Detections
+from sedbench.core.progress import budget_eta
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
 from sedbench.core.tokens import TimedToken, boundary_tokens, token_vocabulary, tokens_to_events
@@ -274,55 +276,58 @@ class CTCRNN(System):
             best_ter.restore(resumed)
             since_best = resumed["epochs_since_best"]
             log(f"resumed from the checkpoint after epoch {done}")
-        for epoch in range(done + 1, c.epochs + 1):
-            started = time.perf_counter()
-            model.train()
-            order = torch.randperm(len(sequences), generator=generator).tolist()
-            total_loss, total_frames, skipped = 0.0, 0, 0
-            for begin in range(0, len(order), c.batch_size):
-                batch = [sequences[i] for i in order[begin : begin + c.batch_size]]
-                x, lengths, targets, target_lengths = _batch(batch, device)
-                log_probabilities = model(x, lengths)
-                loss = ctc(log_probabilities.transpose(0, 1), targets, lengths, target_lengths)
-                frames = int(lengths.sum())
-                optimizer.zero_grad(set_to_none=True)
-                (loss / frames).backward()  # per-frame negative log-likelihood
-                norm = nn.utils.clip_grad_norm_(model.parameters(), c.gradient_clip if c.gradient_clip > 0 else math.inf)
-                if not (torch.isfinite(loss) and torch.isfinite(norm)):
-                    skipped += 1  # overflowing activations: one bad minibatch must not turn every weight into NaN
-                    continue
-                optimizer.step()
-                total_loss += float(loss.detach())
-                total_frames += frames
-            train_ter = self._ter(train)
-            valid_ter = self._ter(valid)
-            history["epoch"].append(epoch)
-            history["train_loss"].append(total_loss / total_frames if total_frames else float("nan"))
-            history["train_TER"].append(train_ter)
-            history["valid_TER"].append(valid_ter)
-            history["learning_rate"].append(optimizer.param_groups[0]["lr"])
-            history["skipped_steps"].append(skipped)
-            history["seconds"].append(time.perf_counter() - started)
-            if best_ter.update(epoch - 1, valid_ter):  # epochs count from 1 here, from 0 there
-                since_best = 0
-            else:
-                since_best += 1
-                if since_best >= c.decay_patience:  # "no update in 5 epochs": decay, then wait another 5
-                    for group in optimizer.param_groups:
-                        group["lr"] *= c.lr_decay
+        with progress.step("training", total=c.epochs, unit="epochs", completed=done) as epochs:
+            for epoch in range(done + 1, c.epochs + 1):
+                started = time.perf_counter()
+                model.train()
+                order = torch.randperm(len(sequences), generator=generator).tolist()
+                total_loss, total_frames, skipped = 0.0, 0, 0
+                for begin in range(0, len(order), c.batch_size):
+                    batch = [sequences[i] for i in order[begin : begin + c.batch_size]]
+                    x, lengths, targets, target_lengths = _batch(batch, device)
+                    log_probabilities = model(x, lengths)
+                    loss = ctc(log_probabilities.transpose(0, 1), targets, lengths, target_lengths)
+                    frames = int(lengths.sum())
+                    optimizer.zero_grad(set_to_none=True)
+                    (loss / frames).backward()  # per-frame negative log-likelihood
+                    norm = nn.utils.clip_grad_norm_(model.parameters(), c.gradient_clip if c.gradient_clip > 0 else math.inf)
+                    if not (torch.isfinite(loss) and torch.isfinite(norm)):
+                        skipped += 1  # overflowing activations: one bad minibatch must not turn every weight into NaN
+                        continue
+                    optimizer.step()
+                    total_loss += float(loss.detach())
+                    total_frames += frames
+                train_ter = self._ter(train)
+                valid_ter = self._ter(valid)
+                history["epoch"].append(epoch)
+                history["train_loss"].append(total_loss / total_frames if total_frames else float("nan"))
+                history["train_TER"].append(train_ter)
+                history["valid_TER"].append(valid_ter)
+                history["learning_rate"].append(optimizer.param_groups[0]["lr"])
+                history["skipped_steps"].append(skipped)
+                history["seconds"].append(time.perf_counter() - started)
+                if best_ter.update(epoch - 1, valid_ter):  # epochs count from 1 here, from 0 there
                     since_best = 0
-            log(f"epoch {epoch:3d}  loss {history['train_loss'][-1]:.4f}  train TER {train_ter:5.1f}  "
-                f"valid TER {valid_ter:5.1f}  lr {history['learning_rate'][-1]:.3g}"
-                + (f"  {skipped} non-finite steps skipped" if skipped else "") + f"  ({history['seconds'][-1]:.1f} s)")
-            if self.context.monitor is not None:
-                self.context.monitor(epoch, self.predict)
-            stop = best_ter.should_stop(epoch - 1)
-            if not stop and epoch < c.epochs:  # the last epoch ends the fit: its record follows
-                self.context.checkpoints.save(training_state(epoch, resumable, history=history, **best_ter.state(),
-                                                             epochs_since_best=since_best))
-            if stop:
-                log(f"early stop: no lower validation TER for {c.patience} epochs; best epoch {best_ter.best_epoch + 1}")
-                break
+                else:
+                    since_best += 1
+                    if since_best >= c.decay_patience:  # "no update in 5 epochs": decay, then wait another 5
+                        for group in optimizer.param_groups:
+                            group["lr"] *= c.lr_decay
+                        since_best = 0
+                epochs.advance(status=f"valid TER {valid_ter:.1f}")
+                log(f"epoch {epoch:3d}/{c.epochs}  loss {history['train_loss'][-1]:.4f}  train TER {train_ter:5.1f}  "
+                    f"valid TER {valid_ter:5.1f}  lr {history['learning_rate'][-1]:.3g}"
+                    + (f"  {skipped} non-finite steps skipped" if skipped else "")
+                    + f"  ({history['seconds'][-1]:.1f} s{budget_eta(epochs)})")
+                if self.context.monitor is not None:
+                    self.context.monitor(epoch, self.predict)
+                stop = best_ter.should_stop(epoch - 1)
+                if not stop and epoch < c.epochs:  # the last epoch ends the fit: its record follows
+                    self.context.checkpoints.save(training_state(epoch, resumable, history=history, **best_ter.state(),
+                                                                 epochs_since_best=since_best))
+                if stop:
+                    log(f"early stop: no lower validation TER for {c.patience} epochs; best epoch {best_ter.best_epoch + 1}")
+                    break
         history["best_valid_TER"] = best_ter.best
         history["convergence"] = best_ter.convergence(len(history["epoch"]), c.epochs, "valid_TER",
                                                       plateau=PLATEAU_EPOCHS).as_dict()

@@ -112,10 +112,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from sedbench.core import progress
 from sedbench.core.data import FeatureClip, LabelKind
 from sedbench.core.errors import ConfigError
 from sedbench.core.features import LogMelSpec
 from sedbench.core.outputs import Detections
+from sedbench.core.progress import budget_eta
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
 from sedbench.papers.citations import PHAN2018
@@ -490,43 +492,45 @@ class MultitaskCRNN(System):
             history, first_epoch = resumed["history"], resumed["epoch"]
             stopper.restore(resumed)
             self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
-        for epoch in range(first_epoch, c.epochs):
-            started = time.perf_counter()
-            model.train()
-            starts = train_store.segment_starts(c.segment_hop, offset=epoch * SEGMENT_GRID_SHIFT)
-            order = starts[torch.randperm(starts.size, generator=generator).numpy()]
-            sums = torch.zeros(len(parts) + 1, device=self.device)
-            steps = 0
-            for begin in range(0, order.size, c.batch_size):
-                x, y = train_store.gather(order[begin: begin + c.batch_size])
-                losses = self.losses(model(x.to(self.device)), y.to(self.device))
-                optimizer.zero_grad(set_to_none=True)
-                losses["total"].backward()
-                optimizer.step()
-                sums += torch.stack([losses["total"].detach()] + [losses[p].detach() for p in parts])
-                steps += 1
-            means = (sums / max(steps, 1)).tolist()
-            valid_means = self.evaluate_losses(valid_store, valid_starts, parts) if len(valid) else None
-            history["epoch"].append(epoch + 1)
-            history["segments"].append(int(starts.size))
-            history["train_loss"].append(means[0])
-            history["valid_loss"].append(valid_means[0] if valid_means else None)  # records refuse NaN
-            for k, part in enumerate(parts, start=1):
-                history[f"train_{part}_loss"].append(means[k])
-                history[f"valid_{part}_loss"].append(valid_means[k] if valid_means else None)
-            history["seconds"].append(time.perf_counter() - started)
-            improved = valid_means is not None and stopper.update(epoch, valid_means[0], model)
-            valid_text = f"  valid loss {valid_means[0]:.4f}" if valid_means else ""
-            self.context.log(f"epoch {epoch + 1:3d}  loss {means[0]:.4f}{valid_text}{'  *' if improved else ''}  "
-                             f"({history['seconds'][-1]:.1f} s)")
-            stop = valid_means is not None and stopper.should_stop(epoch)
-            if not stop and epoch + 1 < c.epochs:  # the last epoch ends the training: thresholds and record follow
-                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history,
-                                                             **stopper.state()))
-            if stop:
-                self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
-                                 f"best epoch {stopper.best_epoch + 1}")
-                break
+        with progress.step("training", total=c.epochs, unit="epochs", completed=first_epoch) as epochs:
+            for epoch in range(first_epoch, c.epochs):
+                started = time.perf_counter()
+                model.train()
+                starts = train_store.segment_starts(c.segment_hop, offset=epoch * SEGMENT_GRID_SHIFT)
+                order = starts[torch.randperm(starts.size, generator=generator).numpy()]
+                sums = torch.zeros(len(parts) + 1, device=self.device)
+                steps = 0
+                for begin in range(0, order.size, c.batch_size):
+                    x, y = train_store.gather(order[begin: begin + c.batch_size])
+                    losses = self.losses(model(x.to(self.device)), y.to(self.device))
+                    optimizer.zero_grad(set_to_none=True)
+                    losses["total"].backward()
+                    optimizer.step()
+                    sums += torch.stack([losses["total"].detach()] + [losses[p].detach() for p in parts])
+                    steps += 1
+                means = (sums / max(steps, 1)).tolist()
+                valid_means = self.evaluate_losses(valid_store, valid_starts, parts) if len(valid) else None
+                history["epoch"].append(epoch + 1)
+                history["segments"].append(int(starts.size))
+                history["train_loss"].append(means[0])
+                history["valid_loss"].append(valid_means[0] if valid_means else None)  # records refuse NaN
+                for k, part in enumerate(parts, start=1):
+                    history[f"train_{part}_loss"].append(means[k])
+                    history[f"valid_{part}_loss"].append(valid_means[k] if valid_means else None)
+                history["seconds"].append(time.perf_counter() - started)
+                improved = valid_means is not None and stopper.update(epoch, valid_means[0], model)
+                valid_text = f"  valid loss {valid_means[0]:.4f}" if valid_means else ""
+                epochs.advance(status=f"valid loss {valid_means[0]:.4f}" if valid_means else "")
+                self.context.log(f"epoch {epoch + 1:3d}/{c.epochs}  loss {means[0]:.4f}{valid_text}"
+                                 f"{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s{budget_eta(epochs)})")
+                stop = valid_means is not None and stopper.should_stop(epoch)
+                if not stop and epoch + 1 < c.epochs:  # the last epoch ends the training: thresholds and record follow
+                    self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history,
+                                                                 **stopper.state()))
+                if stop:
+                    self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
+                                     f"best epoch {stopper.best_epoch + 1}")
+                    break
         history["convergence"] = stopper.convergence(len(history["epoch"]), c.epochs, "valid_loss",
                                                      plateau=PLATEAU_EPOCHS).as_dict()
         restored = stopper.restore_best(model)

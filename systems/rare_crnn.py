@@ -93,10 +93,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from sedbench.core import progress
 from sedbench.core.data import Convergence, Event, FeatureClip, LabelKind
 from sedbench.core.errors import CheckpointError, ConfigError, DataError
 from sedbench.core.features import LogMelSpec
 from sedbench.core.outputs import Detections
+from sedbench.core.progress import budget_eta
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
 from sedbench.papers.citations import AMIRIPARIAN2018, MESAROS2017
@@ -482,40 +484,42 @@ def train_chunk_model(model: nn.Module, train: ClassFrames, valid: ClassFrames, 
         restore_training(resume, resumable)
         history, first_epoch = resume["history"], resume["epoch"]
         stopper.restore(resume)
-    for epoch in range(first_epoch, rule.max_epochs):
-        started = time.perf_counter()
-        model.train()
-        starts = train.chunk_starts(tau, offset=epoch % tau)
-        order = starts[torch.randperm(len(starts), generator=generator).numpy()]
-        total, batches = 0.0, 0
-        for begin in range(0, len(order), batch_size):
-            x, y = train.gather(order[begin: begin + batch_size], tau)
-            x, y = x.to(device_), y.to(device_)
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += float(loss.detach())
-            batches += 1
-        valid_loss, valid_accuracy = (evaluate_chunks(model, valid, tau, device_, max(batch_size, 256))
-                                      if len(valid) else (None, None))  # records refuse NaN
-        history["epoch"].append(epoch + 1)
-        history["train_loss"].append(total / max(batches, 1))
-        history["valid_loss"].append(valid_loss)
-        history["valid_accuracy"].append(valid_accuracy)
-        history["learning_rate"].append(optimizer.param_groups[0]["lr"])
-        history["seconds"].append(time.perf_counter() - started)
-        improved = stopper.update(epoch, history[monitor][-1], model)
-        scores = f"  valid loss {valid_loss:.4f}  acc {valid_accuracy:.4f}" if len(valid) else ""
-        log(f"{name} epoch {epoch + 1:3d}  loss {history['train_loss'][-1]:.4f}{scores}"
-            f"{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)")
-        stop = stopper.should_stop(epoch)
-        if not stop and epoch + 1 < rule.max_epochs and save_epoch is not None:
-            save_epoch(training_state(epoch + 1, resumable, history=history, **stopper.state()))
-        if stop:
-            log(f"{name}: early stop after epoch {epoch + 1}; best epoch {stopper.best_epoch + 1}")
-            break
+    with progress.step(f"training {name}", total=rule.max_epochs, unit="epochs", completed=first_epoch) as epochs:
+        for epoch in range(first_epoch, rule.max_epochs):
+            started = time.perf_counter()
+            model.train()
+            starts = train.chunk_starts(tau, offset=epoch % tau)
+            order = starts[torch.randperm(len(starts), generator=generator).numpy()]
+            total, batches = 0.0, 0
+            for begin in range(0, len(order), batch_size):
+                x, y = train.gather(order[begin: begin + batch_size], tau)
+                x, y = x.to(device_), y.to(device_)
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total += float(loss.detach())
+                batches += 1
+            valid_loss, valid_accuracy = (evaluate_chunks(model, valid, tau, device_, max(batch_size, 256))
+                                          if len(valid) else (None, None))  # records refuse NaN
+            history["epoch"].append(epoch + 1)
+            history["train_loss"].append(total / max(batches, 1))
+            history["valid_loss"].append(valid_loss)
+            history["valid_accuracy"].append(valid_accuracy)
+            history["learning_rate"].append(optimizer.param_groups[0]["lr"])
+            history["seconds"].append(time.perf_counter() - started)
+            improved = stopper.update(epoch, history[monitor][-1], model)
+            scores = f"  valid loss {valid_loss:.4f}  acc {valid_accuracy:.4f}" if len(valid) else ""
+            epochs.advance(status=scores.strip())
+            log(f"{name} epoch {epoch + 1:3d}/{rule.max_epochs}  loss {history['train_loss'][-1]:.4f}{scores}"
+                f"{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s{budget_eta(epochs)})")
+            stop = stopper.should_stop(epoch)
+            if not stop and epoch + 1 < rule.max_epochs and save_epoch is not None:
+                save_epoch(training_state(epoch + 1, resumable, history=history, **stopper.state()))
+            if stop:
+                log(f"{name}: early stop after epoch {epoch + 1}; best epoch {stopper.best_epoch + 1}")
+                break
     stopper.restore_best(model)
     history["best_epoch"] = stopper.best_epoch + 1
     history[f"best_{monitor}"] = stopper.best if math.isfinite(stopper.best) else None

@@ -58,10 +58,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from sedbench.core import progress
 from sedbench.core.data import FeatureClip, LabelKind
 from sedbench.core.errors import ConfigError
 from sedbench.core.features import LogMelSpec
 from sedbench.core.outputs import FrameActivity
+from sedbench.core.progress import budget_eta
 from sedbench.core.registry import register_system
 from sedbench.core.system import System
 from sedbench.papers.citations import ADAVANNE2017
@@ -290,48 +292,50 @@ class WeakCRNN(System):
             history, first_epoch = resumed["history"], resumed["epoch"]
             stopper.restore(resumed)
             self.context.log(f"resumed from the checkpoint after epoch {first_epoch}")
-        for epoch in range(first_epoch, c.max_epochs):
-            started = time.perf_counter()
-            model.train()
-            sums = torch.zeros(3, device=self.device)
-            order = torch.randperm(len(items), generator=generator).tolist()
-            steps = 0
-            for begin in range(0, len(order), c.batch_size):
-                index = order[begin:begin + c.batch_size]
-                x = torch.from_numpy(batch_features(train, [items[i] for i in index], self.frames)).to(self.device)
-                y = tags[index].to(self.device)
-                optimizer.zero_grad(set_to_none=True)
-                with self._autocast():
-                    strong, weak = model(x)
-                total, strong_loss, weak_loss = weighted_loss(strong, weak, y, c.strong_weight, c.weak_weight)
-                scaler.scale(total).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                sums += torch.stack([total.detach(), strong_loss.detach(), weak_loss.detach()])
-                steps += 1
-            means = (sums / max(steps, 1)).tolist()
-            valid_loss, valid_f1 = self.validate(valid) if valid else (math.nan, math.nan)
-            for key, value in zip(("train_loss", "train_strong_loss", "train_weak_loss"), means):
-                history[key].append(value)
-            history["epoch"].append(epoch + 1)
-            history["valid_loss"].append(valid_loss)
-            history["valid_F1_tag"].append(valid_f1)
-            history["seconds"].append(time.perf_counter() - started)
-            # without validation clips every epoch counts as an improvement: the last weights are kept
-            improved = stopper.update(epoch, valid_loss, model, always=not valid)
-            self.context.log(
-                f"epoch {epoch + 1:3d}  loss {means[0]:.4f} (strong {means[1]:.4f}, weak {means[2]:.4f})  "
-                f"valid loss {valid_loss:.4f}  F1_tag {valid_f1:5.1f}{'  *' if improved else ''}  "
-                f"({history['seconds'][-1]:.1f} s)"
-            )
-            stop = stopper.should_stop(epoch)
-            if not stop and epoch + 1 < c.max_epochs:  # the last epoch ends the fit: its record follows
-                self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history,
-                                                             **stopper.state()))
-            if stop:
-                self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
-                                 f"best epoch {stopper.best_epoch + 1}")
-                break
+        with progress.step("training", total=c.max_epochs, unit="epochs", completed=first_epoch) as epochs:
+            for epoch in range(first_epoch, c.max_epochs):
+                started = time.perf_counter()
+                model.train()
+                sums = torch.zeros(3, device=self.device)
+                order = torch.randperm(len(items), generator=generator).tolist()
+                steps = 0
+                for begin in range(0, len(order), c.batch_size):
+                    index = order[begin:begin + c.batch_size]
+                    x = torch.from_numpy(batch_features(train, [items[i] for i in index], self.frames)).to(self.device)
+                    y = tags[index].to(self.device)
+                    optimizer.zero_grad(set_to_none=True)
+                    with self._autocast():
+                        strong, weak = model(x)
+                    total, strong_loss, weak_loss = weighted_loss(strong, weak, y, c.strong_weight, c.weak_weight)
+                    scaler.scale(total).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                    sums += torch.stack([total.detach(), strong_loss.detach(), weak_loss.detach()])
+                    steps += 1
+                means = (sums / max(steps, 1)).tolist()
+                valid_loss, valid_f1 = self.validate(valid) if valid else (math.nan, math.nan)
+                for key, value in zip(("train_loss", "train_strong_loss", "train_weak_loss"), means):
+                    history[key].append(value)
+                history["epoch"].append(epoch + 1)
+                history["valid_loss"].append(valid_loss)
+                history["valid_F1_tag"].append(valid_f1)
+                history["seconds"].append(time.perf_counter() - started)
+                # without validation clips every epoch counts as an improvement: the last weights are kept
+                improved = stopper.update(epoch, valid_loss, model, always=not valid)
+                epochs.advance(status=f"valid loss {valid_loss:.4f}  F1_tag {valid_f1:.1f}")
+                self.context.log(
+                    f"epoch {epoch + 1:3d}/{c.max_epochs}  loss {means[0]:.4f} (strong {means[1]:.4f}, weak "
+                    f"{means[2]:.4f})  valid loss {valid_loss:.4f}  F1_tag {valid_f1:5.1f}{'  *' if improved else ''}  "
+                    f"({history['seconds'][-1]:.1f} s{budget_eta(epochs)})"
+                )
+                stop = stopper.should_stop(epoch)
+                if not stop and epoch + 1 < c.max_epochs:  # the last epoch ends the fit: its record follows
+                    self.context.checkpoints.save(training_state(epoch + 1, resumable, history=history,
+                                                                 **stopper.state()))
+                if stop:
+                    self.context.log(f"early stop: no lower validation loss for {c.patience} epochs; "
+                                     f"best epoch {stopper.best_epoch + 1}")
+                    break
         stopper.restore_best(model)
         history["best_epoch"] = stopper.best_epoch + 1
         history["best_valid_loss"] = stopper.best  # NaN when there was nothing to validate on

@@ -522,7 +522,7 @@ def test_a_fit_killed_after_an_epoch_resumes_to_the_same_history_and_detections(
     resumed = system(Checkpoints(path), messages)
     history = resumed.fit(clips[:4], clips[4:])
     assert "resumed from the checkpoint after epoch 3" in messages
-    assert [m.split()[1] for m in messages if m.startswith("epoch")] == ["4"]  # only the missing epoch ran
+    assert [m.split()[1] for m in messages if m.startswith("epoch")] == ["4/4"]  # only the missing epoch ran
     assert history["epoch"] == expected["epoch"] == [1, 2, 3, 4]
     history["threshold_search"].pop("seconds")
     expected["threshold_search"].pop("seconds")

@@ -297,7 +297,7 @@ def test_rare_fnn_runs_through_the_harness(workspace, synth_mini, tmp_path):
 
 def _trained_epochs(messages):
     """(network, epoch) of every epoch a fit trained, from its log."""
-    found = [re.match(r"^(\S+(?: t\d+)?) epoch +(\d+) ", m) for m in messages]
+    found = [re.match(r"^(\S+(?: t\d+)?) epoch +(\d+)/\d+ ", m) for m in messages]
     return [(match.group(1), int(match.group(2))) for match in found if match]
 
 

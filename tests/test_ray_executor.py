@@ -57,6 +57,7 @@ def test_a_failing_job_on_ray_is_recorded_and_the_others_finish(local_ray, works
     monkeypatch.setenv("SEDBENCH_DATA", str(workspace["data"]))
     monkeypatch.setenv("SEDBENCH_CACHE", str(workspace["cache"]))
     runs = tmp_path / "runs"
+    _cache_features(synth_mini, workspace)  # the limit is for training: not a fresh worker's librosa compilation
     # the 1000-epoch job runs past the limit on its worker and is stopped there; the 1-epoch job finishes
     code, _, err = sedbench_cli(["run", "--system", "crnn", "--dataset", "synth-mini", "--sweep",
                                  "max_epochs=1,1000", *CRNN, "--job-timeout", "40", "--executor", "ray",
@@ -100,3 +101,17 @@ def test_a_job_that_a_live_process_runs_is_skipped_on_ray_too(local_ray, workspa
     assert [r["config"]["rnn_units"] for r in records_in(runs).values()] == [16]
     code, _, err = sedbench_cli([*grid, "--executor", "ray", "--runs-dir", str(runs)], capsys)
     assert code == 0 and "1 run, 1 already done, 0 failed" in err, err
+
+
+def _cache_features(dataset, workspace) -> None:
+    """Extract the CRNN's features of ``dataset`` into the shared cache, so that no job of a test waits for them."""
+    from sedbench.core import registry
+    from sedbench.core.config import build_config
+    from sedbench.core.features import FeatureCache
+    from sedbench.pipeline.inputs import load_features
+
+    crnn = registry.systems.get("crnn")
+    overrides = dict(item.split("=", 1) for item in CRNN[1::2])
+    split = dataset.split("1")
+    load_features(split.train + split.valid + split.test, crnn.features(build_config(crnn, "quick", overrides)),
+                  FeatureCache(workspace["cache"]))

@@ -66,7 +66,7 @@ def test_generation_is_deterministic_and_atomic(tmp_path, mini):
     again.prepare()
     for relative in ("audio/clip_000.wav", "audio/clip_014.wav", "annotations/clip_009.txt", "recipe.json"):
         assert (again.root / relative).read_bytes() == (mini.root / relative).read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["synth-weak-mini"]  # no staging folder left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".synth-weak-mini.lock", "synth-weak-mini"]  # no staging left
     before = (again.root / "audio" / "clip_000.wav").stat().st_mtime_ns
     again.prepare()  # complete: not regenerated
     assert (again.root / "audio" / "clip_000.wav").stat().st_mtime_ns == before

@@ -10,6 +10,7 @@ import typer
 from sedbench.core.errors import SedbenchError
 
 from .common import echo_err, fmt
+from .display import progress_display
 
 
 def rescore(
@@ -25,7 +26,8 @@ def rescore(
     if not records:
         raise SedbenchError(f"no run records found under {runs_dir}")
     started = time.perf_counter()
-    outcomes = rescore_records(records, data_dir or default_data_dir(), log=echo_err)
+    with progress_display(quiet=False) as display:
+        outcomes = rescore_records(records, data_dir or default_data_dir(), log=display.say)
     seconds = time.perf_counter() - started
     for outcome in outcomes:
         if outcome.status == "rescored" and outcome.changed:

@@ -13,6 +13,7 @@ from sedbench.core.errors import ConfigError
 from sedbench.core.system import DEFAULT_PROFILE
 
 from .common import CACHE_DIR_HELP, DATA_DIR_HELP, DEVICE_HELP, echo_err, fmt, locations, names
+from .display import progress_display
 
 
 def run(
@@ -79,28 +80,13 @@ def run(
     swept = sorted({key for spec in specs for settings in spec.settings for key in settings
                     if len({s.get(key) for s in spec.settings}) > 1})
     where = locations(data_dir, cache_dir, runs_dir)
-    # unknown names, bad settings and unreadable datasets stop here
-    resolved = plan([job for spec in specs for job in spec.jobs()], where)
-    log = (lambda message: None) if quiet else echo_err
-
-    def progress(outcome, index, total):
-        prefix = f"[{index}/{total}] {outcome.label}"
-        if outcome.status == "failed":
-            echo_err(f"{prefix}: FAILED: {outcome.reason}")
-            return
-        if outcome.status == "busy":
-            echo_err(f"{prefix}: {outcome.reason}")
-            return
-        head = outcome.record.headline if outcome.record else {}
-        scores = "  ".join(f"{k} {fmt(v)}" for k, v in head.items())
-        if outcome.status == "skipped":
-            echo_err(f"{prefix}: already done, skipped ({scores}) -> {outcome.path}")
-        else:
-            resumed = f", resumed after epoch {outcome.resumed_epoch}" if outcome.resumed_epoch else ""
-            echo_err(f"{prefix}: {scores}  ({outcome.seconds:.1f} s{resumed}) -> {outcome.path}")
-
-    result = run_grid(resolved, where, force=force, timeout=job_timeout, executor=executor, address=address,
-                      gpus_per_job=gpus_per_job, command=" ".join(sys.argv), log=log, progress=progress)
+    with progress_display(quiet) as display:
+        # unknown names, bad settings and unreadable datasets stop here
+        resolved = plan([job for spec in specs for job in spec.jobs()], where, note=display.log)
+        result = run_grid(resolved, where, force=force, timeout=job_timeout, executor=executor, address=address,
+                          gpus_per_job=gpus_per_job, command=" ".join(sys.argv), log=display.log,
+                          started=lambda label, index, total: display.log(f"[{index}/{total}] {label}"),
+                          progress=lambda outcome, index, total: display.say(_outcome_line(outcome, index, total)))
     rows = summarize([o.record for o in result.outcomes if o.record is not None and o.status != "failed"])
     for row in rows:
         settings = "".join(f", {key}={row.config.get(key)}" for key in swept)
@@ -141,6 +127,19 @@ def status(
     others = [i for i in grid_ids(runs_dir) if i != grid_id]
     if others:
         typer.echo(f"other grids here: {', '.join(others)} (--grid ID)")
+
+
+def _outcome_line(outcome, index: int, total: int) -> str:
+    prefix = f"[{index}/{total}] {outcome.label}"
+    if outcome.status == "failed":
+        return f"{prefix}: FAILED: {outcome.reason}"
+    if outcome.status == "busy":
+        return f"{prefix}: {outcome.reason}"
+    scores = "  ".join(f"{k} {fmt(v)}" for k, v in (outcome.record.headline if outcome.record else {}).items())
+    if outcome.status == "skipped":
+        return f"{prefix}: already done, skipped ({scores}) -> {outcome.path}"
+    resumed = f", resumed after epoch {outcome.resumed_epoch}" if outcome.resumed_epoch else ""
+    return f"{prefix}: {scores}  ({outcome.seconds:.1f} s{resumed}) -> {outcome.path}"
 
 
 def _epochs(row) -> str:

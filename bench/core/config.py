@@ -10,15 +10,35 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
+DEFAULT_PROFILE = "quick"  # what `sedbench run` and every other command use unless told otherwise
+CONFIG_DEFAULTS = "default"  # the profile of the Config's own defaults: what a system without a 'quick' profile runs
+
+
+def resolve_profile(system: type, profile: str) -> str:
+    """The profile that asking ``system`` for ``profile`` runs, named as its record names it: the system's profile of
+    that name, else 'default' (the Config's defaults) for 'default' and for the default 'quick', which a system need
+    not have. Any other profile the system lacks is a ConfigError."""
+    if profile in system.profiles:
+        return profile
+    if profile in (DEFAULT_PROFILE, CONFIG_DEFAULTS):
+        return CONFIG_DEFAULTS
+    raise ConfigError(
+        f"system {system.name!r} has no profile {profile!r}; profiles: {', '.join(sorted(system.profiles))}"
+    )
+
+
+def defaults_note(system: str) -> str:
+    """The line that says a run asked for the default profile gets the Config's defaults instead."""
+    return f"system {system!r} has no {DEFAULT_PROFILE!r} profile; it runs with its defaults, recorded as profile " \
+           f"{CONFIG_DEFAULTS!r}"
+
 
 def build_config(system: type, profile: str, overrides: dict[str, str] | None = None,
                  dataset: str | None = None):
-    """The system's Config: profile values, the profile's values for ``dataset`` if it has some, then overrides."""
-    if profile not in system.profiles:
-        raise ConfigError(
-            f"system {system.name!r} has no profile {profile!r}; profiles: {', '.join(sorted(system.profiles))}"
-        )
-    values = dict(system.profiles[profile])
+    """The system's Config: profile values (none for 'default', see ``resolve_profile``), the profile's values for
+    ``dataset`` if it has some, then overrides."""
+    profile = resolve_profile(system, profile)
+    values = dict(system.profiles.get(profile, {}))
     values.update(system.dataset_profiles.get(profile, {}).get(dataset, {}))
     config = system.Config(**values)
     if overrides:

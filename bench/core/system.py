@@ -1,28 +1,37 @@
 """The one interface every system implements.
 
-A system is a class with five class attributes and three methods::
+A system is a class with three class attributes it must set, two it may set, and three methods (README.md, "Add a
+system", has this one complete)::
 
-    class MySystem(System):
-        name = "my-system"
-        paper = Paper(key="me2026", citation="...")
-        label_kind = LabelKind.STRONG           # what it learns from: STRONG (events) or WEAK (clip tags)
-        Config = MyConfig                        # a dataclass; its defaults are the paper's settings
-        profiles = {"quick": {"units": 32}, "paper": {}}
+    class LinearFrames(System):
+        name = "linear-frames"
+        paper = Paper(key="me2026", citation="A. Author, Linear frames, 2026")
+        Config = LinearConfig                    # a dataclass; its defaults are the paper's settings
+        label_kind = LabelKind.STRONG            # optional: what it learns from, STRONG (events) or WEAK (clip tags)
+        profiles = {"quick": {"steps": 100}}     # optional: named settings that replace Config defaults
 
         @classmethod
         def features(cls, config) -> LogMelSpec: ...     # what the harness extracts, from the config alone
         def fit(self, train, valid) -> dict: ...          # returns the per-epoch history for the record
         def predict(self, clips) -> list[FrameActivity]: ...
 
-and is registered through the ``sedbench.systems`` entry-point group (or ``register_system`` for code that is
-imported anyway). The harness extracts and caches the features, standardizes them with training-set statistics,
-and hands the system ``FeatureClip`` lists; ``predict`` returns one output per clip of a kind that
-``sedbench.core.outputs`` defines (frame probabilities, events or clip tags) and checks. Post-processing and
-scoring belong to the harness, so every system is scored the same way.
+and is registered through the ``sedbench.systems`` entry-point group of its package's ``pyproject.toml``
+(``linear-frames = "my_package.linear:LinearFrames"``), or with ``@register_system()`` of ``sedbench.core.registry``
+in code that is imported anyway (a notebook, a test). The harness extracts and caches the features, standardizes
+them with training-set statistics, and hands the system ``FeatureClip`` lists; ``predict`` returns one output per
+clip of a kind that ``sedbench.core.outputs`` defines (frame probabilities, events or clip tags) and checks.
+Post-processing and scoring belong to the harness, so every system is scored the same way.
+
+Profiles: ``sedbench run`` and ``sedbench validate`` ask for 'quick' unless told otherwise; a system whose
+``profiles`` have no 'quick' runs its Config's defaults, recorded as profile 'default'
+(``sedbench.core.config.resolve_profile``). Without ``profiles``, 'quick' is the Config's defaults.
 
 Optional hooks, each with its default below: ``dataset_profiles`` (a paper's per-dataset settings),
 ``search_spaces`` (``sedbench search``), ``weights`` (pretrained weights it needs, for ``sedbench weights``),
-``budget_setting`` (what caps its training), ``parameter_count`` and ``decision_threshold``.
+``budget_setting`` (what caps its training), ``parameter_count`` and ``decision_threshold``. A training loop may use
+what ``RunContext`` offers: ``checkpoints`` (resume a killed job), ``log`` and ``monitor`` (``--track-test``),
+and show its epochs with ``sedbench.core.progress.step("training", total=..., unit="epochs")``.
+Features other than log mel (pretrained embeddings) are any ``sedbench.core.features.FeatureSpec``.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
+from .config import DEFAULT_PROFILE
 from .data import FeatureClip, LabelKind, Paper
 from .features import FeatureSpec
 
@@ -38,8 +48,6 @@ if TYPE_CHECKING:
     from .config import SearchSpace
     from .outputs import ClipTags, Detections, FrameActivity
     from .weights import Weights
-
-DEFAULT_PROFILE = "quick"  # what `sedbench run` and every other command use unless told otherwise
 
 
 class NoCheckpoints:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from sedbench.core import registry
+from sedbench.core.config import defaults_note
 from sedbench.core.errors import ConfigError, SedbenchError
 from sedbench.core.processes import pid_alive
 from sedbench.core.system import DEFAULT_PROFILE
@@ -80,10 +83,18 @@ class GridSpec:
         return jobs
 
 
-def plan(jobs: list[JobSpec], where: Locations) -> list[ResolvedJob]:
-    """Resolve every job (datasets prepared once each); any error here stops the grid before training."""
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def plan(jobs: list[JobSpec], where: Locations, note: Callable[[str], None] = _to_stderr) -> list[ResolvedJob]:
+    """Resolve every job (datasets prepared once each); any error here stops the grid before training. ``note`` gets
+    one line per system that runs its defaults because it has no 'quick' profile."""
     datasets: dict = {}
-    return [resolve_job(job, where, datasets) for job in jobs]
+    resolved = [resolve_job(job, where, datasets) for job in jobs]
+    for system in dict.fromkeys(r.job.system for job, r in zip(jobs, resolved) if r.job.profile != job.profile):
+        note(defaults_note(system))
+    return resolved
 
 
 @dataclass
@@ -97,8 +108,10 @@ class GridResult:
 
 def run_grid(jobs: list[ResolvedJob], where: Locations, *, force: bool = False, timeout: float | None = None,
              executor: str = "local", address: str | None = None, gpus_per_job: float | None = None,
-             command: str = "", log=print, progress=print, memo: FeatureMemo | None = None) -> GridResult:
-    """Run the jobs not yet done; ``progress(outcome, index, total)`` is called as each job ends."""
+             command: str = "", log=print, progress=print, started=None,
+             memo: FeatureMemo | None = None) -> GridResult:
+    """Run the jobs not yet done; ``started(label, index, total)`` is called as a job starts in this process and
+    ``progress(outcome, index, total)`` as each job ends."""
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor must be local or ray, got {executor!r}")
     store = JobStore(where.runs_dir)
@@ -121,6 +134,8 @@ def run_grid(jobs: list[ResolvedJob], where: Locations, *, force: bool = False, 
                 if holder is not None:
                     outcome = busy_outcome(resolved, holder)
                 else:
+                    if started is not None:
+                        started(resolved.label, len(outcomes) + 1, len(jobs))
                     quietly(store.set_state, resolved.key.id, status="running", label=resolved.label,
                             pid=os.getpid(), host=socket.gethostname(), started=now())
                     outcome = finish(store, resolved,

@@ -11,6 +11,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
+from sedbench.core import progress
 from sedbench.core.data import AudioClip, FeatureClip, LabelKind, Split
 from sedbench.core.errors import DataError
 from sedbench.core.features import FeatureCache, FeatureSpec, Standardizer, event_roll
@@ -33,12 +34,14 @@ class PreparedInputs:
 
 
 def load_features(clips: list[AudioClip], spec: FeatureSpec, cache: FeatureCache) -> dict[str, np.ndarray]:
-    raw = {}
-    for clip in clips:
-        matrix = cache.get(clip, spec)
-        if not np.all(np.isfinite(matrix)):
-            raise DataError(f"features of {clip.path} contain NaN or infinite values")
-        raw[clip.clip_id] = matrix
+    raw, hits, misses = {}, cache.hits, cache.misses
+    with progress.step("features", total=len(clips), unit="files") as files:
+        for clip in clips:
+            matrix = cache.get(clip, spec)
+            if not np.all(np.isfinite(matrix)):
+                raise DataError(f"features of {clip.path} contain NaN or infinite values")
+            raw[clip.clip_id] = matrix
+            files.advance(status=f"{cache.misses - misses} extracted, {cache.hits - hits} from cache")
     return raw
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sedbench.core import registry
-from sedbench.core.config import build_config, config_dict
+from sedbench.core.config import build_config, config_dict, resolve_profile
 from sedbench.core.data import LabelKind
 from sedbench.core.errors import ConfigError, DataError, SedbenchError
 from sedbench.core.system import DEFAULT_PROFILE
@@ -112,6 +112,7 @@ def resolve_job(job: JobSpec, where: Locations, datasets: dict | None = None) ->
         raise SedbenchError(
             f"system {job.system!r} needs strong (onset/offset) labels but dataset {dataset_name!r} has only clip tags"
         )
+    job = replace(job, profile=resolve_profile(system_cls, job.profile))  # the profile that runs, as records name it
     config = build_config(system_cls, job.profile, job.overrides, dataset=dataset_name)
     metrics.metric_classes(job.metrics_backend)  # refuse an unknown backend before training
     if job.device not in DEVICES:  # whether CUDA is there is for the machine that runs the job

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sedbench import __version__
+from sedbench.core import progress
 from sedbench.core.errors import DataError, SedbenchError
 from sedbench.datatools.folder import resolve_dataset
 from sedbench.scoring import metrics
@@ -115,20 +116,21 @@ def rescore_records(records: list[RunRecord], data_dir: Path, log=print) -> list
     """Rescore and rewrite each record (atomically); one record's failure never stops the others."""
     test_sets = TestSets(data_dir)
     outcomes = []
-    for record in records:
-        started = time.perf_counter()
-        if record.outputs is None:
-            outcomes.append(RescoreOutcome(record.path, "skipped", "no stored test outputs (an older record)"))
-            continue
-        try:
-            new = rescore_record(record, test_sets)
-            write_record(record.path, new)
-        except SedbenchError as exc:
-            outcomes.append(RescoreOutcome(record.path, "failed", str(exc), time.perf_counter() - started))
-            log(f"failed: {exc}")
-            continue
-        changed = {name: (record.headline.get(name), value) for name, value in new.headline.items()
-                   if record.headline.get(name) != value}
-        outcomes.append(RescoreOutcome(record.path, "rescored", seconds=time.perf_counter() - started,
-                                       changed=changed))
+    with progress.step("rescoring", total=len(records), unit="records") as done:
+        for record in done.track(records):
+            started = time.perf_counter()
+            if record.outputs is None:
+                outcomes.append(RescoreOutcome(record.path, "skipped", "no stored test outputs (an older record)"))
+                continue
+            try:
+                new = rescore_record(record, test_sets)
+                write_record(record.path, new)
+            except SedbenchError as exc:
+                outcomes.append(RescoreOutcome(record.path, "failed", str(exc), time.perf_counter() - started))
+                log(f"failed: {exc}")
+                continue
+            changed = {name: (record.headline.get(name), value) for name, value in new.headline.items()
+                       if record.headline.get(name) != value}
+            outcomes.append(RescoreOutcome(record.path, "rescored", seconds=time.perf_counter() - started,
+                                           changed=changed))
     return outcomes

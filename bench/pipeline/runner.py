@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sedbench import __version__
+from sedbench.core import progress
 from sedbench.core.data import AudioClip, Convergence, Event, FeatureClip, LabelKind, Task
 from sedbench.core.features import FeatureCache
 from sedbench.core.outputs import FrameActivity, check_outputs
@@ -90,8 +91,8 @@ def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoin
         inputs, reused = (memo or FeatureMemo()).get(
             memo_key(dataset, job.fold, fingerprint, spec, cache),
             lambda: prepare_inputs(split, spec, cache, labels, dataset_cls.label_kind))
-        log("features: reused from the previous job in this process" if reused
-            else f"features: {inputs.extracted} extracted, {inputs.loaded} loaded from cache")
+        if reused:  # otherwise the features step has said what it extracted and loaded
+            log("features: reused from the previous job in this process")
     settings = metrics.MetricSettings(frame_resolution=spec.frame_hop)
     if test_curve is not None:
         test_curve.attach(inputs.test, settings)
@@ -100,16 +101,16 @@ def compute_record(resolved: ResolvedJob, where: Locations, log=print, checkpoin
     with timer("fit"):
         history = system.fit(inputs.train, inputs.valid)
     convergence = history.pop("convergence", None) if isinstance(history, dict) else None
-    with timer("predict"):
+    with timer("predict"), progress.step(f"predicting {len(inputs.test)} test clips"):
         outputs = system.predict(inputs.test)
     outputs = as_stored(check_outputs(outputs, inputs.test, labels, job.system))  # scored as they will be kept
     scores, headline, estimates = score_outputs(outputs, split.test, labels, post, settings, job.metrics_backend,
                                                 task, timer)
-    with timer("threshold_free"):
+    with timer("threshold_free"), progress.step("PSDS and threshold-independent scores"):
         add_threshold_free(scores, headline, outputs, split.test, labels)
     tuned = None
     if _tunable(outputs, inputs.valid, dataset_cls.label_kind):
-        with timer("tune"):
+        with timer("tune"), progress.step(f"tuning post-processing on {len(inputs.valid)} validation clips"):
             tuned = tuned_scores(system, inputs.valid, outputs, split.test, labels, settings, job, task)
 
     def evaluate(raw) -> dict:

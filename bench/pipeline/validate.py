@@ -5,8 +5,8 @@ In the spirit of HEAR's ``hear-validator``: before a new system is run on real d
 contract it keeps and which it breaks, one line per check, with the numbers behind each verdict. The checks:
 
 1. interface: a ``System`` subclass with ``name``, ``paper``, a dataclass ``Config`` and ``profiles`` holding the
-   requested profile; ``features(config)`` gives a spec with a positive ``frame_hop`` whose features can be
-   extracted.
+   requested profile (without the default 'quick' it runs its defaults, see ``core.config.resolve_profile``);
+   ``features(config)`` gives a spec with a positive ``frame_hop`` whose features can be extracted.
 2. fit: returns a dict that is JSON-serializable once ``sedbench.pipeline.record.json_safe`` has replaced NaN / inf.
 3. predict: a list with one output per test clip.
 4-6. output shape, hop, probabilities: the rules of ``sedbench.core.outputs`` (the ones the runner applies),
@@ -42,9 +42,9 @@ from typing import Any, Callable
 import numpy as np
 
 from sedbench.core import registry
-from sedbench.core.config import build_config
+from sedbench.core.config import build_config, defaults_note, resolve_profile
 from sedbench.core.data import FeatureClip, LabelKind, Paper
-from sedbench.core.errors import SedbenchError
+from sedbench.core.errors import ConfigError, SedbenchError
 from sedbench.core.features import FeatureCache
 from sedbench.core.outputs import (
     ClipTags,
@@ -278,7 +278,9 @@ def _interface(system_cls, system_name: str, profile: str) -> str | None:
     profiles = getattr(system_cls, "profiles", None)
     if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
         return f"{system_cls.__name__}.profiles must be a dict of profile name -> settings dict, got {profiles!r}"
-    if profile not in profiles:
+    try:
+        resolve_profile(system_cls, profile)
+    except ConfigError:
         return f"{system_cls.__name__} has no profile {profile!r}; profiles: {', '.join(sorted(profiles))}"
     if not isinstance(getattr(system_cls, "label_kind", None), LabelKind):
         return f"{system_cls.__name__}.label_kind must be a sedbench.core.data.LabelKind"
@@ -496,6 +498,9 @@ def validate_system(system: str, profile: str = DEFAULT_PROFILE, overrides: dict
     if problem:
         add("interface", FAIL, problem)
         return skip_rest("the interface check failed")
+    asked, profile = profile, resolve_profile(system_cls, profile)
+    if profile != asked:
+        log(f"validate: {defaults_note(system)}")
     dataset_cls = validation_dataset()
     try:
         build_config(system_cls, profile, dataset=dataset_cls.name)
@@ -529,9 +534,9 @@ def validate_system(system: str, profile: str = DEFAULT_PROFILE, overrides: dict
     add("interface", PASS,
         f"{system_cls.__name__} subclasses System; name {system_cls.name!r}, paper {system_cls.paper.key}, "
         f"Config {system_cls.Config.__name__} (dataclass, {settings}), "
-        f"profiles {', '.join(system_cls.profiles)}; features() {type(spec).__name__} with hop {spec.frame_hop:g} s, "
-        f"{dims} per frame; clips {len(original.train)} train / {len(original.valid)} valid / "
-        f"{len(original.test)} test")
+        f"profile {profile!r} (profiles: {', '.join(system_cls.profiles) or 'none'}); features() "
+        f"{type(spec).__name__} with hop {spec.frame_hop:g} s, {dims} per frame; clips {len(original.train)} train / "
+        f"{len(original.valid)} valid / {len(original.test)} test")
 
     # 2-3. fit and predict
     log(f"validate: fit + predict, seed {seed}")

@@ -19,9 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from sedbench.core import progress
 from sedbench.core.config import Range
 from sedbench.core.data import FeatureClip
 from sedbench.core.errors import ConfigError, SedbenchError
+from sedbench.core.progress import budget_eta
 from sedbench.core.system import NO_CHECKPOINTS
 
 from .common import count_parameters, restore_training, training_state
@@ -134,52 +136,55 @@ class FrameModelTrainer:
             stopper.restore(resumed)
             self.log(f"resumed from the checkpoint after epoch {first_epoch}")
         pin = self.device.type == "cuda"
-        for epoch in range(first_epoch, s.max_epochs):
-            started = time.perf_counter()
-            self.model.train()
-            x_all, y_all = sampler.epoch(epoch)
-            x_all, y_all = torch.from_numpy(x_all), torch.from_numpy(y_all)
-            if pin:
-                x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
-            order = torch.randperm(x_all.shape[0], generator=generator)
-            total_loss, batches = torch.zeros((), device=self.device), 0
-            for begin in range(0, order.numel(), s.batch_size):
-                index = order[begin : begin + s.batch_size]
-                x = x_all[index].to(self.device, non_blocking=True)
-                y = y_all[index].to(self.device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                with self._autocast():
-                    logits = self.model(x)
-                loss = loss_fn(logits.float(), y)
-                self.scaler.scale(loss).backward()
-                self.scaler.step(optimizer)
-                self.scaler.update()
-                total_loss += loss.detach()  # summed on the device: no sync per step
-                batches += 1
-            trained = time.perf_counter()
-            f1, er = self.validate(valid)
-            history["train_seconds"].append(trained - started)
-            history["valid_seconds"].append(time.perf_counter() - trained)
-            history["steps"].append(batches)
-            history["epoch"].append(epoch + 1)
-            history["train_loss"].append(float(total_loss) / max(batches, 1))
-            history["valid_F1_frm"].append(f1)
-            history["valid_ER_frm"].append(er)
-            history["learning_rate"].append(optimizer.param_groups[0]["lr"])
-            history["seconds"].append(time.perf_counter() - started)
-            improved = stopper.update(epoch, f1, self.model)
-            if scheduler is not None:
-                scheduler.step(f1)
-            self.log(
-                f"epoch {epoch + 1:3d}  loss {history['train_loss'][-1]:.4f}  valid F1_frm {f1:5.1f}  "
-                f"ER_frm {er:.3f}{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s)"
-            )
-            stop = stopper.should_stop(epoch)
-            if not stop and epoch + 1 < s.max_epochs:
-                self.checkpoints.save(training_state(epoch + 1, resumable, history=history, **stopper.state()))
-            if stop:
-                self.log(f"early stop: no improvement for {s.patience} epochs; best epoch {stopper.best_epoch + 1}")
-                break
+        with progress.step("training", total=s.max_epochs, unit="epochs", completed=first_epoch) as epochs:
+            for epoch in range(first_epoch, s.max_epochs):
+                started = time.perf_counter()
+                self.model.train()
+                x_all, y_all = sampler.epoch(epoch)
+                x_all, y_all = torch.from_numpy(x_all), torch.from_numpy(y_all)
+                if pin:
+                    x_all, y_all = x_all.pin_memory(), y_all.pin_memory()
+                order = torch.randperm(x_all.shape[0], generator=generator)
+                total_loss, batches = torch.zeros((), device=self.device), 0
+                for begin in range(0, order.numel(), s.batch_size):
+                    index = order[begin : begin + s.batch_size]
+                    x = x_all[index].to(self.device, non_blocking=True)
+                    y = y_all[index].to(self.device, non_blocking=True)
+                    optimizer.zero_grad(set_to_none=True)
+                    with self._autocast():
+                        logits = self.model(x)
+                    loss = loss_fn(logits.float(), y)
+                    self.scaler.scale(loss).backward()
+                    self.scaler.step(optimizer)
+                    self.scaler.update()
+                    total_loss += loss.detach()  # summed on the device: no sync per step
+                    batches += 1
+                trained = time.perf_counter()
+                f1, er = self.validate(valid)
+                history["train_seconds"].append(trained - started)
+                history["valid_seconds"].append(time.perf_counter() - trained)
+                history["steps"].append(batches)
+                history["epoch"].append(epoch + 1)
+                history["train_loss"].append(float(total_loss) / max(batches, 1))
+                history["valid_F1_frm"].append(f1)
+                history["valid_ER_frm"].append(er)
+                history["learning_rate"].append(optimizer.param_groups[0]["lr"])
+                history["seconds"].append(time.perf_counter() - started)
+                improved = stopper.update(epoch, f1, self.model)
+                if scheduler is not None:
+                    scheduler.step(f1)
+                epochs.advance(status=f"valid F1_frm {f1:.1f}")
+                self.log(
+                    f"epoch {epoch + 1:3d}/{s.max_epochs}  loss {history['train_loss'][-1]:.4f}  valid F1_frm "
+                    f"{f1:5.1f}  ER_frm {er:.3f}{'  *' if improved else ''}  ({history['seconds'][-1]:.1f} s"
+                    f"{budget_eta(epochs)})"
+                )
+                stop = stopper.should_stop(epoch)
+                if not stop and epoch + 1 < s.max_epochs:
+                    self.checkpoints.save(training_state(epoch + 1, resumable, history=history, **stopper.state()))
+                if stop:
+                    self.log(f"early stop: no improvement for {s.patience} epochs; best epoch {stopper.best_epoch + 1}")
+                    break
         stopper.restore_best(self.model)
         history["best_epoch"] = stopper.best_epoch + 1
         history["best_valid_F1_frm"] = stopper.best
