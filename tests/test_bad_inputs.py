@@ -935,7 +935,9 @@ def test_html_in_names_labels_and_datasets_is_escaped_on_the_leaderboard(runs, s
     assert outcome.code == 0 and "Traceback" not in outcome.stderr, outcome.stderr
     html = page.read_text(encoding="utf-8")
     assert "<script>alert" not in html and "alert(1)</script>" not in html
-    assert "javascript:" not in html.lower() and '<span title="cited as&lt;script&gt;' in html  # no link, citation kept
+    assert "javascript:" not in html.lower()  # not its link: a search for the (escaped) citation instead
+    assert ('<a href="https://scholar.google.com/scholar?q=cited+as%3Cscript%3Ealert%281%29%3C%2Fscript%3E%22%27%26" '
+            'title="cited as&lt;script&gt;') in html
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&#39;&amp;"  # jinja2's escapes in the page's HTML
     for name in ("data", "system", "label", "cited as", "profile"):
         assert name + escaped in html, name

@@ -3,6 +3,7 @@
 import re
 import shutil
 from html import unescape
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -85,7 +86,7 @@ def test_every_cell_is_mean_std_with_the_seed_count(page):
     assert "65.0 ± 1.0" in html and "0.51 ± 0.01" in html  # crnn F1_frm / ER_frm over 3 seeds
     assert "41.0 ± 1.4" in html  # gmm over 2 seeds
     # the fixture's crnn config changes max_epochs of the quick profile: its rows say so (issue 17)
-    assert re.search(r'<td class="text" data-value="crnn">crnn</td>\s*<td class="text" data-value="custom · '
+    assert re.search(r'<td class="text" data-value="crnn">crnn</td>\s*<td class="text variant" data-value="custom · '
                      r'max_epochs=3">custom · max_epochs=3</td>'
                      r'\s*<td data-value="3">3</td>', html)
 
@@ -131,6 +132,60 @@ def test_rows_link_to_paper_and_to_their_records(page, runs):
         assert not link.startswith("/") and (page.parent / unquote(unescape(link))).resolve().exists()
     for provenance in ("0123456789ab", "f00dfeed", "cpu x86_64", "torch 2.13.0", "&#34;max_epochs&#34;: 3"):
         assert provenance in html
+
+
+def test_a_rows_records_and_config_open_in_a_dialog_outside_the_table(page):
+    html = page.read_text()
+    table = html.split('<table class="results">', 1)[1].split("</table></div>", 1)[0]
+    assert "<pre>" not in table and "<details" not in table  # nothing in a row can stretch it
+    ids = re.findall(r'<button type="button" class="open-details" data-dialog="([^"]+)"', table)
+    assert ids == ["details-synth-1", "details-synth-2", "details-synth-3"]
+    for dialog_id in ids:
+        dialog = html.split(f'<dialog class="row-details" id="{dialog_id}"', 1)[1].split("</dialog>", 1)[0]
+        assert "<pre>{" in dialog and "git commit" in dialog
+
+
+def test_paper_values_sit_beside_measured_ones_only_on_the_papers_own_data(tmp_path):
+    from sedbench.papers.published import format_published, load_published
+
+    for seed, f1 in ((0, 60.0), (1, 62.0)):
+        for dataset in ("tut2016", "synth"):
+            record = _record(dataset, "crnn", seed, _events(f1, 0.5))
+            record["profile"], record["config"] = "paper", {"name": "crnn"}
+            write_record(tmp_path / "runs" / dataset / f"crnn-seed{seed}.json", record)
+    html = render(load_records(tmp_path / "runs"))
+    published = load_published("cakir2017")["datasets"]["tut2016"]["values"]["crnn"]
+    own = html.split('data-dataset="tut2016"', 1)[1].split("</table></div>", 1)[0]
+    for metric in ("F1_frm", "ER_frm"):
+        assert (f'<span class="paper-value" title="published in Table II of cakir2017">paper '
+                f'{format_published(tuple(published[metric]), metric)}</span>') in own
+    assert "61.0 ± 1.4" in own  # the measured value stays the cell's value
+    stand_in = html.split('data-dataset="synth"', 1)[1].split("</table></div>", 1)[0]
+    assert "paper-value" not in stand_in  # synth stands in for other data: its published numbers are not its own
+
+
+def test_a_row_whose_paper_has_no_address_links_a_search_for_its_title(tmp_path):
+    record = _record("synth", "rare-crnn", 0, _events(50.0, 0.5))
+    record["system"]["url"] = None
+    record["system"]["citation"] = 'S. Amiriparian et al., "Deep Convolutional Recurrent Neural Network for Rare", 2018'
+    write_record(tmp_path / "runs" / "synth" / "rare-seed0.json", record)
+    html = render(load_records(tmp_path / "runs"))
+    assert ('<a href="https://scholar.google.com/scholar?q=Deep+Convolutional+Recurrent+Neural+Network+for+Rare"'
+            in html)
+
+
+def test_every_class_has_a_lane_in_the_activity_plot_and_a_column_in_the_heatmap():
+    from sedbench.pipeline.record import RunRecord
+    from sedbench.publish import plots
+
+    record = RunRecord.from_json(_record("synth", "crnn", 0, _events(60.0, 0.5)), None)
+    record.excerpt = {**record.excerpt, "reference": [[0.5, 3.0, "car"]], "estimated": [[0.7, 2.8, "car"]]}
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", plots.activity([("crnn", [record])]))
+    for label in LABELS:  # "bird singing" and "dog barking" are silent in this excerpt, and still get their lanes
+        assert texts.count(label) == 2, texts  # in the ground truth panel and in the system's
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", plots.class_wise_f1([("crnn", [record]), ("gmm", [record])]))
+    assert texts[:5] == [*LABELS, "crnn", "gmm"]  # one axis of classes (the dataset's order), one of rows: no legend
+    assert texts[5:11] == ["60", "50", "40"] * 2  # every cell says its F1 (then the colour bar's ticks)
 
 
 def test_page_is_self_contained(page):
@@ -266,3 +321,101 @@ def test_a_dataset_with_a_headline_metric_ranks_its_rows_on_it(tmp_path):
     html = render(load_records(tmp_path / "runs"))
     assert _results_rows(html, "desed") == ["cnn", "crnn", "gmm"]
     assert "Ranked by PSDS1" in html.split('data-dataset="desed"', 1)[1]
+
+
+def _per_file(tp_by_file, n=10):
+    return {f"f{i}": {"Ntp": float(tp), "Nsys": float(n), "Nref": float(n), "S": 0.0, "D": float(n - tp), "I": 0.0,
+                      "Ntn": 0.0, "Nfp": float(n - tp), "Nfn": float(n - tp)} for i, tp in enumerate(tp_by_file)}
+
+
+@pytest.fixture(scope="module")
+def wide_page(tmp_path_factory):
+    """Eight systems on synth with per-file counts (significance marks) and long variants, plus a second tab."""
+    root = tmp_path_factory.mktemp("wide-runs")
+    for number in range(8):
+        record = _record("synth", f"system-{number}", 0, _events(60.0 - 3 * number, 0.5 + 0.02 * number),
+                         config_hash=f"hash{number}")
+        record["config"] = {"max_epochs": 3 + number, "learning_rate": 0.001, "conv_maps": 96, "name": "x"}
+        record["metrics"]["frame"]["per_file"] = _per_file([9 - number // 3] * 12)
+        write_record(root / "synth" / f"system-{number}-seed0.json", record)
+    write_record(root / "tags-demo" / "crnn-seed0.json",
+                 _record("tags-demo", "crnn", 0, {"F1_tag": 70.0, "EER": 0.20}, kind="tags"))
+    out = tmp_path_factory.mktemp("wide-page") / "leaderboard.html"
+    write_leaderboard(load_records(root), out)
+    return out
+
+
+def _set_width(browser, width: int, height: int = 900) -> None:
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
+                                                                   "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def test_in_chromium_at_400_px_the_system_column_stays_and_only_the_table_scrolls(browser, wide_page, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    _set_width(browser, 400)
+    try:
+        browser.get(wide_page.resolve().as_uri() + "#synth")
+        script = browser.execute_script
+        assert script("return document.documentElement.scrollWidth") <= 400  # no page-wide horizontal overflow
+        section = browser.find_element(By.CSS_SELECTOR, 'section[data-dataset="synth"]')
+        box = section.find_element(By.CSS_SELECTOR, "div.scroll")
+        assert script("return arguments[0].scrollWidth", box) > script("return arguments[0].clientWidth", box) + 200
+        first = section.find_element(By.CSS_SELECTOR, "table.results > tbody > tr > td")
+        assert first.is_displayed() and first.text == "system-0"
+        before = script("return arguments[0].getBoundingClientRect()", first)
+        assert 0 <= before["left"] and before["right"] <= 400
+        script("arguments[0].scrollLeft = 400", box)
+        assert script("return arguments[0].scrollLeft", box) > 0
+        after = script("return arguments[0].getBoundingClientRect()", first)
+        assert after["left"] == pytest.approx(before["left"], abs=1)  # sticky: the system name stays in view
+        marks = [m.text for m in section.find_elements(By.CSS_SELECTOR, "table.results sup.sig")]
+        assert marks and set(marks) <= {"*", "n.s."} and "*" in marks
+        heatmap = section.find_element(By.XPATH, ".//h3[text()='Class-wise F1']/following-sibling::figure[1]/*")
+        assert heatmap.tag_name == "svg" and heatmap.size["width"] > 100 and heatmap.size["width"] <= 400
+        assert heatmap.find_elements(By.TAG_NAME, "image")  # the heatmap's cells
+        shot = tmp_path / "400.png"
+        assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_in_chromium_a_tab_opens_from_its_url_hash_and_a_row_opens_its_details(browser, wide_page):
+    from selenium.webdriver.common.by import By
+
+    browser.get(wide_page.resolve().as_uri() + "#tags-demo")
+    tags = browser.find_element(By.CSS_SELECTOR, 'section[data-dataset="tags-demo"]')
+    synth = browser.find_element(By.CSS_SELECTOR, 'section[data-dataset="synth"]')
+    assert tags.is_displayed() and not synth.is_displayed()
+    browser.find_element(By.ID, "tab-synth").click()
+    assert synth.is_displayed() and browser.current_url.endswith("#synth")  # the open tab can be linked
+    row = synth.find_element(By.CSS_SELECTOR, "table.results > tbody > tr")
+    height = row.size["height"]
+    row.find_element(By.CSS_SELECTOR, "button.open-details").click()
+    dialog = browser.find_element(By.ID, "details-synth-1")
+    assert dialog.is_displayed() and '"max_epochs": 3' in dialog.text and "git commit" in dialog.text
+    assert row.size["height"] == height  # the details do not stretch the row
+    dialog.find_element(By.CSS_SELECTOR, "form button").click()
+    assert not dialog.is_displayed()
+
+
+def screenshots(page: Path, out_dir: Path) -> list[Path]:
+    """The committed leaderboard at 1400 and 400 px (`python tests/test_leaderboard.py`): reports/*.png."""
+    browser = _browser()
+    written = []
+    try:
+        for width, height in ((1400, 1000), (400, 900)):
+            _set_width(browser, width, height)
+            browser.get(page.resolve().as_uri())
+            path = out_dir / f"leaderboard-{width}px.png"
+            browser.save_screenshot(str(path))
+            written.append(path)
+    finally:
+        browser.quit()
+    return written
+
+
+if __name__ == "__main__":
+    root = Path(__file__).resolve().parent.parent
+    for path in screenshots(root / "leaderboard.html", root / "reports"):
+        print(path)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -50,6 +50,8 @@ class Cell:
     best: bool = False
     mark: str = ""  # "*": significantly different from the best row; "n.s.": not (the tested column only)
     title: str = ""  # the bootstrap interval behind the mark
+    published: str = ""  # the paper's value for this row and metric, where the runs used the paper's own data
+    published_in: str = ""  # which paper table it comes from
 
 
 @dataclass
@@ -59,7 +61,8 @@ class Line:
     links: list[tuple[RecordRef, str]]  # (record, href relative to the page)
     versions: dict[str, str | None]
     config_json: str
-    paper_href: str = ""  # the paper's URL when it is a web address, else no link
+    paper_href: str = ""  # the paper's URL when it is a web address, else a search for its title
+    details_id: str = ""  # the id of the row's details dialog (records, versions, config)
 
 
 @dataclass
@@ -98,6 +101,15 @@ def _href(path: str, page_dir: Path | None) -> str:
         return Path(path).resolve().as_uri()
 
 
+def _paper_link(url: str | None, citation: str) -> str:
+    """The paper's own address, or for a paper without one a scholarly search for its quoted title."""
+    link = _web_link(url)
+    if link or not citation:
+        return link
+    title = re.search(r'"([^"]+)"', citation)
+    return "https://scholar.google.com/scholar?q=" + quote_plus(title.group(1) if title else citation)
+
+
 def _web_link(url: str | None) -> str:
     """``url`` if it is an http(s) address, else "": escaping keeps a record's URL inside the href attribute, but a
     javascript: or data: URL there would still run when clicked."""
@@ -118,9 +130,26 @@ def _best_rows(rows: list[Row], metric: str) -> set[int]:
     return {i for i, value in means.items() if abs(value - target) < precision}
 
 
-def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None, tested: str | None) -> list[Line]:
+def _published_values(papers: list[tuple[PaperComparison, ComparedDataset]]) -> dict[int, dict[str, tuple]]:
+    """id(row) -> metric -> (formatted published value, "Table II of cakir2017"), from the comparisons on the
+    paper's own data only: a stand-in's published numbers were measured on something else."""
+    values: dict[int, dict[str, tuple]] = {}
+    for comparison, compared in papers:
+        if compared.stand_in:
+            continue
+        for compared_row in compared.rows:
+            for metric, cell in compared_row.cells.items():
+                if cell.published is not None:
+                    values.setdefault(id(compared_row.row), {}).setdefault(
+                        metric, (format_published(cell.published, metric), f"{comparison.table} of {comparison.paper}"))
+    return values
+
+
+def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None, tested: str | None,
+           papers: list[tuple[PaperComparison, ComparedDataset]] = (), slug: str = "") -> list[Line]:
     best = {metric: _best_rows(rows, metric) for metric in metrics}
     _, comparisons = compare_with_best(rows, tested) if tested else (None, {})
+    published = _published_values(list(papers))
     lines = []
     for i, row in enumerate(rows):
         cells = []
@@ -131,13 +160,14 @@ def _lines(rows: list[Row], metrics: tuple[str, ...], page_dir: Path | None, tes
             if comparison is not None:
                 cell.mark = "*" if comparison.significant else "n.s."
                 cell.title = comparison.text(digits(metric))
+            cell.published, cell.published_in = published.get(id(row), {}).get(metric, ("", ""))
             cells.append(cell)
         versions = row.records[0].versions if row.records else {}
         lines.append(Line(
             row=row, cells=cells, links=[(ref, _href(ref.path, page_dir)) for ref in row.records],
             versions={name: versions.get(name) for name in PACKAGES if name in versions},
             config_json=json.dumps(row.config, indent=1, sort_keys=True, default=str),
-            paper_href=_web_link(row.paper_url),
+            paper_href=_paper_link(row.paper_url, row.citation), details_id=f"details-{slug}-{i + 1}",
         ))
     return lines
 
@@ -158,7 +188,8 @@ def _plots(rows: list[Row]) -> list[tuple[str, str, Markup]]:
          "Reference events and each system's detected events (after post-processing) over the excerpt kept in its "
          "first record (lowest seed), as in Fig. 3 and 6 of Cakir et al. 2017."),
         ("Class-wise F1", plots.class_wise_f1(series),
-         "F1 per class at frame level (tag level for tagging datasets), mean over each system's records."),
+         "F1 (%) per class (columns) and system configuration (rows) at frame level, tag level for tagging "
+         "datasets; mean over each row's records. A blank cell has no F1 for that class."),
         ("PSD-ROC", plots.psd_roc(series),
          "Effective true positive rate over effective false positives per hour for PSDS1 (dtc = gtc = 0.7) and PSDS2 "
          "(dtc = gtc = 0.1, cttc = 0.3), from each system's stored test scores (sed_scores_eval); the area up to "
@@ -185,10 +216,12 @@ def build_sections(records: list[RunRecord], page_dir: Path | None = None) -> li
             ranked_by = None
         tested = next((m for m in metrics if m in LEVELS), None)
         labels = next((list(r.dataset.labels) for r in records if r.dataset.name == dataset), [])
+        slug = _slug(dataset, taken)
+        papers = [(c, d) for c in comparisons for d in c.datasets if d.dataset == dataset]
         sections.append(Section(
-            name=dataset, slug=_slug(dataset, taken), labels=labels, metrics=metrics, tested=tested,
-            lines=_lines(members, metrics, page_dir, tested), shifts=pitch_shifts(members),
-            comparisons=[(c, d) for c in comparisons for d in c.datasets if d.dataset == dataset],
+            name=dataset, slug=slug, labels=labels, metrics=metrics, tested=tested,
+            lines=_lines(members, metrics, page_dir, tested, papers, slug), shifts=pitch_shifts(members),
+            comparisons=papers,
             plots=_plots(members), ranked_by=ranked_by,
             claims=[v for v in verdicts if v.dataset == dataset],
         ))

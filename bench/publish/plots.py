@@ -60,7 +60,9 @@ def activity(series: Series) -> str | None:
     excerpts = [(name, e) for name, e in excerpts if e["clip"] == clip]
     start, end = excerpts[0][1]["start"], excerpts[0][1]["end"]
     panels = [("ground truth", excerpts[0][1]["reference"])] + [(name, e["estimated"]) for name, e in excerpts]
-    labels = sorted({label for _, events in panels for _, _, label in events})
+    # every class of the dataset gets its lane, also one that is silent in this excerpt: silence is a result too
+    known = next((list(r.dataset.labels) for _, records in series for r in records if r.dataset.labels), [])
+    labels = known + sorted({label for _, events in panels for _, _, label in events} - set(known))
     if not labels:
         return None
     plt = pyplot()
@@ -89,7 +91,8 @@ def _class_f1(record: RunRecord) -> dict[str, float]:
 
 
 def class_wise_f1(series: Series) -> str | None:
-    """Class-wise F1 (frame level; tag level for tagging datasets) per system, mean over its records."""
+    """Class-wise F1 (frame level; tag level for tagging datasets) as one heatmap, classes x rows, each cell the
+    mean over the row's records with its value written in it; a blank cell: no F1 for that class."""
     table = []
     for name, records in series:
         per_label: dict[str, list[float]] = {}
@@ -100,20 +103,23 @@ def class_wise_f1(series: Series) -> str | None:
             table.append((name, {label: float(np.mean(v)) for label, v in per_label.items()}))
     if not table:
         return None
-    labels = sorted({label for _, values in table for label in values})
+    known = next((list(r.dataset.labels) for _, records in series for r in records if r.dataset.labels), [])
+    labels = [label for label in known if any(label in values for _, values in table)]
+    labels += sorted({label for _, values in table for label in values} - set(labels))
+    grid = np.array([[values.get(label, np.nan) for label in labels] for _, values in table])
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(9, 0.22 * len(labels) * max(len(table), 2) / 2 + 1.2))
-    width = 0.8 / len(table)
-    positions = np.arange(len(labels))
-    for i, ((name, values), color) in enumerate(zip(table, colors(len(table)))):
-        ax.barh(positions + i * width - 0.4 + width / 2, [values.get(label, np.nan) for label in labels],
-                height=width, color=color, label=name)
-    ax.set_yticks(positions, labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("F1 (%)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    fig, ax = plt.subplots(figsize=(min(1.6 + 0.55 * len(labels), 14), 0.9 + 0.32 * len(table)))
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    for (row, column), value in np.ndenumerate(grid):
+        if not np.isnan(value):
+            ax.text(column, row, f"{value:.0f}", ha="center", va="center", fontsize=7,
+                    color="black" if value > 55 else "white")
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=7)
+    ax.set_yticks(range(len(table)), [name for name, _ in table], fontsize=7)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(length=0)
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01).set_label("F1 (%)")
     fig.tight_layout()
     return svg_text(fig)
 
