@@ -21,31 +21,41 @@ except ImportError:  # Windows
 @contextmanager
 def try_lock(path: Path) -> Iterator[str | None]:
     """Yield None while this process holds the lock at ``path``, or the holder ("pid@host") when another does."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield _holder(handle)
-                return
-        _claim(handle)
-        yield None
+    with _lock_file(path) as handle:
+        holder = _take(handle)
+        if holder is None:
+            _claim(handle)
+        yield holder
 
 
 @contextmanager
 def wait_lock(path: Path, on_wait: Callable[[str], None]) -> Iterator[None]:
     """Hold the lock at ``path``; when another process holds it, call ``on_wait(holder)`` once and wait for it."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                on_wait(_holder(handle))
-                fcntl.flock(handle, fcntl.LOCK_EX)
+    with _lock_file(path) as handle:
+        holder = _take(handle)
+        if holder is not None:
+            on_wait(holder)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         _claim(handle)
         yield
+
+
+@contextmanager
+def _lock_file(path: Path):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        yield handle
+
+
+def _take(handle) -> str | None:
+    """Lock without waiting: None when this process now holds it, else who does."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(handle)
+    return None
 
 
 def _holder(handle) -> str:
