@@ -137,34 +137,46 @@ PSDS_EVAL_THRESHOLDS = 50  # DESED_task's baselines evaluate psds_eval on 50 thr
 
 
 def bench_psds(lines: list[str], inputs=PSDS_INPUTS) -> None:
-    """PSDS1 through sed_scores_eval (exact curve) and through psds_eval (approximated at 50 thresholds, via
-    sed_scores_eval's reference wrapper) on the same scores. psds_eval runs on the first input only: at 20 ms frames
-    the noise-floor thresholds give it hundreds of thousands of detections and its tables outgrow 24 GiB."""
+    """PSDS1 through sed_scores_eval as sedbench calls it (the sweep's deltas), through sed_scores_eval alone (the
+    same exact curve), and through psds_eval (approximated at 50 thresholds, via sed_scores_eval's reference
+    wrapper) on the same scores. psds_eval runs on the first input only: at 20 ms frames the noise-floor thresholds
+    give it hundreds of thousands of detections and its tables outgrow 24 GiB."""
     import warnings
 
     from sed_scores_eval.intersection_based import psds as exact_psds
     from sed_scores_eval.intersection_based.reference import approximate_psds
 
-    from sedbench.scoring.threshold_free import PSDS1, merged_references
+    from sedbench.scoring.sweep_deltas import dataset_deltas, load_compiled
+    from sedbench.scoring.threshold_free import DELTA_CRITERIA, PSDS1, merged_references
 
     labels = [f"class {k:02d}" for k in range(16)]
-    lines.append(f"### PSDS1: sed_scores_eval {_version('sed_scores_eval')} vs psds_eval {_version('psds_eval')}\n\n"
+    lines.append(f"### PSDS1: sedbench vs sed_scores_eval {_version('sed_scores_eval')} vs psds_eval "
+                 f"{_version('psds_eval')}\n\n"
                  "Frame scores at sedbench's stored precision (3 decimals), 16 classes, 113 minutes of audio per "
                  "input, in one process; PSDS1 parameters (dtc = gtc = 0.7, alpha_st = 1, max_efpr = "
-                 f"100/h). psds_eval gets the detections at {PSDS_EVAL_THRESHOLDS} evenly spaced thresholds (through "
+                 "100/h). sedbench passes sed_scores_eval the counts of its sweep (``scoring/sweep_deltas.py``, "
+                 "numba, compiled code loaded before timing); sed_scores_eval alone counts at every threshold "
+                 f"itself. psds_eval gets the detections at {PSDS_EVAL_THRESHOLDS} evenly spaced thresholds (through "
                  "sed_scores_eval's reference wrapper, detection included), so its value approximates the exact "
                  "curve's.\n")
-    lines.append("| input | sed_scores_eval s | PSDS1 exact | psds_eval s | PSDS1 at 50 thresholds |\n"
-                 "|---|---|---|---|---|")
+    lines.append("| input | sedbench s | sed_scores_eval s | PSDS1 exact (both) | psds_eval s | PSDS1 at 50 thresholds |"
+                 "\n|---|---|---|---|---|---|")
+    criteria = {key: PSDS1[key] for key in DELTA_CRITERIA}
     for title, files, seconds, per_file, hop, with_psds_eval in inputs:
         refs, ests = random_event_lists(0, files, seconds, labels, events_per_file=per_file)
         tables = synthetic_scores(refs, ests, seconds, labels, hop, seed=1)
         truth = merged_references({name.rsplit(".", 1)[0]: events for name, events in refs.items()})
         durations = dict.fromkeys(tables, seconds)
+        load_compiled()
+        started = time.perf_counter()
+        swept = exact_psds(scores=tables, ground_truth=truth, audio_durations=durations, unit_of_time="hour",
+                           deltas=dataset_deltas(tables, truth, **criteria), **PSDS1)[0]
+        swept_seconds = time.perf_counter() - started
         started = time.perf_counter()
         exact = exact_psds(scores=tables, ground_truth=truth, audio_durations=durations, unit_of_time="hour",
                            **PSDS1)[0]
         exact_seconds = time.perf_counter() - started
+        value = f"{exact:.4f}" if swept == exact else f"NOT EQUAL: {swept!r} vs {exact!r}"
         approximate_text = "not run | —"
         if with_psds_eval:
             thresholds = np.linspace(1 / (PSDS_EVAL_THRESHOLDS + 1), 1, PSDS_EVAL_THRESHOLDS, endpoint=False)
@@ -174,7 +186,8 @@ def bench_psds(lines: list[str], inputs=PSDS_INPUTS) -> None:
                 approximate = approximate_psds(tables, truth, durations, thresholds=thresholds, unit_of_time="hour",
                                                **PSDS1)[0]
             approximate_text = f"{time.perf_counter() - started:.1f} | {approximate:.4f}"
-        lines.append(f"| {title}, {files} x {seconds:g} s | {exact_seconds:.2f} | {exact:.4f} | {approximate_text} |")
+        lines.append(f"| {title}, {files} x {seconds:g} s | {swept_seconds:.2f} | {exact_seconds:.2f} | {value} | "
+                     f"{approximate_text} |")
         _flush(lines)
     lines.append("")
 

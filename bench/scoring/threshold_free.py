@@ -1,7 +1,8 @@
 """Threshold-independent evaluation through sed_scores_eval: PSDS1 and PSDS2, the best intersection- and
 collar-based F1, and per-class AP and AUROC, computed from a system's scores rather than its thresholded events.
 
-Parameters are the DCASE 2021-2024 task 4 ones (``PSDS1``, ``PSDS2``). Frame probabilities give the full curves.
+Parameters are the DCASE 2021-2024 task 4 ones (``PSDS1``, ``PSDS2``). Frame probabilities give the full curves;
+their intersection-based counts come from ``sweep_deltas`` (equal to the library's, linear in a file's length).
 A system that outputs events has one operating point: its PSDS1 and PSDS2 come from psds_eval, the reference
 implementation sed_scores_eval itself defers to for operating points (``operating_point_scores``); sed_scores_eval
 would read 0/1 event scores as two operating points, the events and "every class active everywhere", and fails on a
@@ -24,12 +25,14 @@ from sedbench.core.data import Event
 from sedbench.core.outputs import FrameActivity
 
 from .score_archive import audio_filenames, audio_id, frame_timestamps
+from .sweep_deltas import dataset_deltas
 
 PSDS1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7, "cttc_threshold": None, "alpha_ct": 0.0, "alpha_st": 1.0,
          "max_efpr": 100.0}
 PSDS2 = {"dtc_threshold": 0.1, "gtc_threshold": 0.1, "cttc_threshold": 0.3, "alpha_ct": 0.5, "alpha_st": 1.0,
          "max_efpr": 100.0}
 INTERSECTION_F1 = {"dtc_threshold": 0.7, "gtc_threshold": 0.7}
+DELTA_CRITERIA = ("dtc_threshold", "gtc_threshold", "cttc_threshold")
 COLLAR_F1 = {"onset_collar": 0.2, "offset_collar": 0.2, "offset_collar_rate": 0.2}
 SEGMENT_SECONDS = 1.0  # AP and AUROC on 1 s segments
 CURVE_POINTS = 101  # the PSD-ROC kept in records: eTPR at efpr = 0, 1, ..., max_efpr per hour
@@ -86,15 +89,18 @@ def threshold_free_scores(tables: dict, references: dict[str, list], durations: 
         tables = {key: table[["onset", "offset", *scored]] for key, table in tables.items()}
     result: dict = {"library": "sed_scores_eval", "operating_points": None,
                     "classes_without_references": [label for label in labels if label not in referenced]}
+    deltas = {}
     for name, parameters in _psds_parameters(len(scored)):
+        deltas[name] = dataset_deltas(tables, references, **{key: parameters[key] for key in DELTA_CRITERIA})
         value, class_wise, roc, _ = intersection_based.psds(scores=tables, ground_truth=references,
                                                             audio_durations=durations, unit_of_time="hour",
-                                                            **parameters)
+                                                            deltas=deltas[name], **parameters)
         result[name] = {"value": _number(value), "parameters": parameters,
                         "class_wise": _class_wise(class_wise, labels),
                         "curve": sampled_roc(roc, parameters["max_efpr"])}
+    # the best intersection-based F1 counts with PSDS1's criteria (dtc = gtc = 0.7, no cross-triggers)
     f1, precision, recall, thresholds, _ = intersection_based.best_fscore(scores=tables, ground_truth=references,
-                                                                          **INTERSECTION_F1)
+                                                                          deltas=deltas["psds1"], **INTERSECTION_F1)
     result["intersection_f1"] = _best(f1, precision, recall, thresholds, labels, INTERSECTION_F1)
     f1, precision, recall, thresholds, _ = collar_based.best_fscore(scores=tables, ground_truth=references,
                                                                     **COLLAR_F1)
