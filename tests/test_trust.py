@@ -112,8 +112,10 @@ def test_the_harness_tunes_on_validation_clips_only(workspace, synth_mini, tmp_p
 # --------------------------------------------------------------------------- rows, best cells, verdicts
 
 
-def _record(system, seed, headline, config=None, overrides=None, dataset="synth", converged=None, per_file=None):
-    data = {"schema_version": SCHEMA_VERSION, "system": {"name": system}, "dataset": {"name": dataset},
+def _record(system, seed, headline, config=None, overrides=None, dataset="synth", converged=None, per_file=None,
+            fingerprint=""):
+    data = {"schema_version": SCHEMA_VERSION, "system": {"name": system},
+            "dataset": {"name": dataset, "fingerprint": fingerprint},
             "fold": "1", "seed": seed, "profile": "quick", "config_hash": json.dumps(config or {}, sort_keys=True),
             "config": config or {}, "overrides": overrides or {}, "headline": headline}
     if converged is not None:
@@ -143,6 +145,28 @@ def test_rows_say_what_their_config_changes():
     assert labels == {"weak-crnn quick · strong_weight=0.02", "weak-crnn quick",
                       "ctc-rnn quick · features=logmel", "ctc-rnn quick · soundnet_layer=pool5",
                       "crnn custom · max_epochs=3, conv_maps=8"}  # in the Config's field order
+
+
+def test_runs_on_another_version_of_the_data_make_their_own_row_and_are_not_compared():
+    """The same system and config on two versions of synth: two rows that name their data, no seeds pooled across
+    them, and no bootstrap between them (their test files differ)."""
+    from sedbench.publish.report import csv_text
+    from sedbench.publish.significance import compare_with_best, paired_bootstrap
+
+    rows = summarize([_record("crnn", 0, {"F1_frm": 70.0}, per_file=_files([7] * 6), fingerprint="52337d05" * 2),
+                      _record("crnn", 1, {"F1_frm": 72.0}, per_file=_files([7] * 6), fingerprint="52337d05" * 2),
+                      _record("crnn", 0, {"F1_frm": 64.0}, per_file=_files([6] * 6), fingerprint="c3125214" * 2),
+                      _record("cnn", 0, {"F1_frm": 60.0}, per_file=_files([6] * 6), fingerprint="52337d05" * 2)])
+    assert sorted(row.label for row in rows) == ["cnn quick · data 52337d05", "crnn quick · data 52337d05",
+                                                 "crnn quick · data c3125214"]
+    new, old = sorted((row for row in rows if row.system == "crnn"), key=lambda row: row.fingerprint)
+    assert (new.seeds, old.seeds) == ([0, 1], [0])
+    assert paired_bootstrap(old, new, "F1_frm") is None
+    best, comparisons = compare_with_best(rows, "F1_frm")
+    assert best is new and [rows[i] for i in comparisons] == [r for r in rows if r.system == "cnn"]
+    assert {line.split(",")[1] for line in csv_text(rows).splitlines()[1:]} == {"52337d05" * 2, "c3125214" * 2}
+    one_version = summarize([_record("crnn", 0, {"F1_frm": 70.0}, fingerprint="52337d05" * 2)])
+    assert one_version[0].label == "crnn quick"
 
 
 def test_one_seed_shows_no_spread_and_convergence_is_counted():

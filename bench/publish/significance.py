@@ -1,6 +1,7 @@
 """Is a row's score different from the best row's, or only by the luck of the test files? A paired bootstrap.
 
-Both rows are scored on the same test files, so the files are resampled with replacement (the same draw for both
+Both rows are scored on the same test files (the same dataset version; rows on other data are not compared), so
+the files are resampled with replacement (the same draw for both
 rows) and the metric recomputed from the resampled files' summed counts, as the micro average itself is computed;
 the seeds of a row are pooled by adding their counts per file. The 95 % interval of the difference (row minus
 best) that excludes 0 makes the difference significant. Counts per test file are in the records
@@ -69,9 +70,10 @@ def per_file_counts(row: Row, level: str) -> dict[str, dict[str, float]] | None:
 
 def paired_bootstrap(row: Row, best: Row, metric: str, resamples: int = RESAMPLES,
                      seed: int = SEED) -> Comparison | None:
-    """``row``'s metric minus ``best``'s over resampled test files; None when either lacks per-file counts."""
+    """``row``'s metric minus ``best``'s over resampled test files; None when either lacks per-file counts or they
+    ran on different versions of the data."""
     level = LEVELS.get(metric)
-    if level is None:
+    if level is None or row.fingerprint != best.fingerprint:
         return None
     ours, theirs = per_file_counts(row, level), per_file_counts(best, level)
     if ours is None or theirs is None:

@@ -106,6 +106,7 @@ class Row:
     runs: list[RunRecord] = field(default_factory=list)  # the records themselves, by seed then fold
     pitch_shift: dict[str, list[float]] = field(default_factory=dict)  # shift -> |ΔF1_frm| per record
     variant: str = ""  # the profile and what the config changes in it, e.g. "quick · strong_weight=0.02"
+    fingerprint: str = ""  # the dataset version its records ran on
 
     @property
     def label(self) -> str:
@@ -216,9 +217,10 @@ def _pooled(records: list[RunRecord]) -> dict[str, float]:
     return pooled
 
 
-def row_key(record: RunRecord) -> tuple[str, str, str, str]:
-    """The records of one row share dataset, system, profile and config hash."""
-    return record.dataset.name, record.system.name, record.profile, record.config_hash
+def row_key(record: RunRecord) -> tuple[str, str, str, str, str]:
+    """The records of one row share dataset, system, profile, config hash and data version (dataset fingerprint):
+    seeds run on other data are not more seeds of the same result."""
+    return record.dataset.name, record.system.name, record.profile, record.config_hash, record.dataset.fingerprint
 
 
 BUDGET_MARK = "⚠ stopped at budget"
@@ -229,7 +231,7 @@ def summarize(records: list[RunRecord]) -> list[Row]:
     for record in records:
         groups[row_key(record)].append(record)
     rows = []
-    for (dataset, system, profile, chash), members in sorted(groups.items()):
+    for (dataset, system, profile, chash, fingerprint), members in sorted(groups.items()):
         members = sorted(members, key=lambda r: (r.seed, r.fold))
         by_seed: dict[int, list[RunRecord]] = defaultdict(list)
         for record in members:
@@ -246,7 +248,8 @@ def summarize(records: list[RunRecord]) -> list[Row]:
         first = members[0]
         rows.append(
             Row(
-                dataset=dataset, system=system, profile=profile, config_hash=chash, seeds=sorted(by_seed),
+                dataset=dataset, system=system, profile=profile, config_hash=chash, fingerprint=fingerprint,
+                seeds=sorted(by_seed),
                 folds=sorted({r.fold for r in members}), values=dict(values),
                 parameters=first.system.parameters,
                 train_seconds=float(np.mean([r.fit_seconds for r in members])),
@@ -265,7 +268,11 @@ def summarize(records: list[RunRecord]) -> list[Row]:
 def _name_variants(rows: list[Row]) -> None:
     """Each row's variant: its profile, then the settings its config changes in that profile. Settings that vary
     between the rows of one system and profile are what those rows compare (``quick · strong_weight=0.02``); a
-    change that they share makes the profile ``custom`` (``custom · max_epochs=3, conv_maps=8``)."""
+    change that they share makes the profile ``custom`` (``custom · max_epochs=3, conv_maps=8``). Where a dataset's
+    rows ran on more than one version of its data, each names its version (``quick · data 52337d05``)."""
+    versions: dict[str, set] = defaultdict(set)
+    for row in rows:
+        versions[row.dataset].add(row.fingerprint)
     groups: dict[tuple, list[Row]] = defaultdict(list)
     for row in rows:
         groups[(row.dataset, row.system, row.profile)].append(row)
@@ -275,11 +282,10 @@ def _name_variants(rows: list[Row]) -> None:
                    for row in members]
         varying = {k for diffs in changed for k in diffs if len({_setting(r.config.get(k)) for r in members}) > 1}
         for row, diffs in zip(members, changed):
-            if not diffs:
-                row.variant = profile
-                continue
             name = profile if set(diffs) <= varying else "custom"
-            row.variant = f"{name} · " + ", ".join(f"{k}={_setting(v)}" for k, v in diffs.items())
+            row.variant = " · ".join([name if diffs else profile]
+                                     + ([", ".join(f"{k}={_setting(v)}" for k, v in diffs.items())] if diffs else [])
+                                     + ([f"data {row.fingerprint[:8]}"] if len(versions[dataset]) > 1 else []))
 
 
 def _profile_config(system: str, profile: str, dataset: str, members: list[Row]) -> dict:
