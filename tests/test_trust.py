@@ -213,6 +213,24 @@ def test_claim_verdicts_on_hand_made_rows():
     assert "**reproduced** on synth (stand-in data)" in first.text() and "stopped at their epoch budget" in first.text()
 
 
+def test_claims_are_judged_on_each_version_of_the_data_apart():
+    from sedbench.papers.claims import NOT_REPRODUCED, REPRODUCED, claim_verdicts
+
+    published = {"paper": "p", "datasets": {"synth": {"name": "Synth"}}, "claims": [
+        {"statement": "a beats b", "kind": "better", "metric": "F1_frm", "row": {"system": "a"},
+         "than": [{"system": "b"}]}]}
+    new, old = "52337d05" * 2, "c3125214" * 2
+    rows = summarize([_record("a", 0, {"F1_frm": 60.0}, fingerprint=new),
+                      _record("b", 0, {"F1_frm": 55.0}, fingerprint=new),
+                      _record("a", 0, {"F1_frm": 50.0}, fingerprint=old),
+                      _record("b", 0, {"F1_frm": 58.0}, fingerprint=old),
+                      _record("b", 1, {"F1_frm": 58.0}, fingerprint="0" * 16)])  # no a on this version
+    verdicts = {v.data_version: v for v in claim_verdicts(rows, published)}
+    assert set(verdicts) == {new, old}
+    assert (verdicts[new].verdict, verdicts[old].verdict) == (REPRODUCED, NOT_REPRODUCED)
+    assert "**reproduced** on synth (data 52337d05)" in verdicts[new].text()
+
+
 # --------------------------------------------------------------------------- significance
 
 

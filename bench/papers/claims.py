@@ -25,9 +25,13 @@ class Verdict:
     stand_in: bool = False
     evidence: str = ""  # the measured values behind the verdict
     unconverged: list[str] = field(default_factory=list)  # rows with runs that stopped at their epoch budget
+    data_version: str = ""  # the dataset fingerprint, named when the records hold several versions of the dataset
 
     def text(self) -> str:
-        where = f" on {self.dataset}" + (" (stand-in data)" if self.stand_in else "") if self.dataset else ""
+        version = f", data {self.data_version[:8]}" if self.data_version else ""
+        where = (f" on {self.dataset}" + (f" (stand-in data{version})" if self.stand_in else
+                                          f" (data {self.data_version[:8]})" if version else "")
+                 if self.dataset else "")
         text = f"{self.claim['statement']}: **{self.verdict}**{where}"
         if self.evidence:
             text += f" — {self.evidence}"
@@ -87,25 +91,26 @@ def _verdict_on(rows: list[Row], claim: dict) -> tuple[str, str, list[str]] | No
 
 
 def claim_verdicts(rows: list[Row], published: dict) -> list[Verdict]:
-    """Every claim of a paper, judged on each of its datasets and stand-ins that has records."""
+    """Every claim of a paper, judged on each of its datasets and stand-ins that has records, and on each version of
+    that dataset's data separately (rows on other data are not compared)."""
     verdicts = []
     for claim in published.get("claims", []):
         judged = False
         missing = set()
         for key, info in published["datasets"].items():
             for dataset in [key, *info.get("stand_ins", [])]:
-                members = [row for row in rows if row.dataset == dataset]
-                if not members:
-                    continue
-                result = _verdict_on(members, claim)
-                if result is None:
-                    selectors = claim["rows"] if claim["kind"] == "order" else [claim["row"], *claim["than"]]
-                    missing |= {_describe(s) for s in selectors if _pick(members, s) is None}
-                    continue
-                verdict, evidence, unconverged = result
-                verdicts.append(Verdict(published["paper"], claim, verdict, dataset, dataset != key, evidence,
-                                        unconverged))
-                judged = True
+                versions = sorted({row.fingerprint for row in rows if row.dataset == dataset})
+                for version in versions:
+                    members = [row for row in rows if row.dataset == dataset and row.fingerprint == version]
+                    result = _verdict_on(members, claim)
+                    if result is None:
+                        selectors = claim["rows"] if claim["kind"] == "order" else [claim["row"], *claim["than"]]
+                        missing |= {_describe(s) for s in selectors if _pick(members, s) is None}
+                        continue
+                    verdict, evidence, unconverged = result
+                    verdicts.append(Verdict(published["paper"], claim, verdict, dataset, dataset != key, evidence,
+                                            unconverged, version if len(versions) > 1 else ""))
+                    judged = True
         if not judged:
             evidence = f"no records of {', '.join(sorted(missing))}" if missing else "no records on its datasets"
             verdicts.append(Verdict(published["paper"], claim, NOT_TESTABLE, None, evidence=evidence))
