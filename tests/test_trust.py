@@ -164,7 +164,9 @@ def test_runs_on_another_version_of_the_data_make_their_own_row_and_are_not_comp
     assert paired_bootstrap(old, new, "F1_frm") is None
     best, comparisons = compare_with_best(rows, "F1_frm")
     assert best is new and [rows[i] for i in comparisons] == [r for r in rows if r.system == "cnn"]
-    assert {line.split(",")[1] for line in csv_text(rows).splitlines()[1:]} == {"52337d05" * 2, "c3125214" * 2}
+    lines = [line.split(",") for line in csv_text(rows).splitlines()]
+    column = lines[0].index("dataset_fingerprint")
+    assert {line[column] for line in lines[1:]} == {"52337d05" * 2, "c3125214" * 2}
     one_version = summarize([_record("crnn", 0, {"F1_frm": 70.0}, fingerprint="52337d05" * 2)])
     assert one_version[0].label == "crnn quick"
 

@@ -59,7 +59,7 @@ def markdown(rows: list[Row]) -> str:
 def csv_text(rows: list[Row]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["dataset", "dataset_fingerprint", "system", "profile", "variant", "config_hash", "seeds", "folds", "converged", "runs_reporting",
+    header = ["dataset", "system", "profile", "variant", "config_hash", "dataset_fingerprint", "seeds", "folds", "converged", "runs_reporting",
               "parameters", "train_seconds"]
     metrics = columns(rows)
     for metric in metrics:
@@ -67,7 +67,7 @@ def csv_text(rows: list[Row]) -> str:
     writer.writerow(header)
     for row in rows:
         converged, reporting = row.converged
-        line = [row.dataset, row.fingerprint, row.system, row.profile, row.variant, row.config_hash, len(row.seeds),
+        line = [row.dataset, row.system, row.profile, row.variant, row.config_hash, row.fingerprint, len(row.seeds),
                 " ".join(row.folds),
                 converged, reporting, row.parameters or "", f"{row.train_seconds:.1f}"]
         for metric in metrics:
