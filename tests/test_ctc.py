@@ -198,6 +198,22 @@ def test_learns_a_toy_transcription_to_zero_error():
     assert all(abs(a.onset - b.onset) <= 0.5 for a, b in zip(decoded.events, sorted(clips[0].events)))
 
 
+def test_early_stopping_waits_for_min_epochs():
+    """A rate of 0 keeps the validation TER flat: patience 2 stops after 3 epochs, unless min_epochs asks for 6."""
+    rng = np.random.default_rng(3)
+    clips = [clip(f"c{i}", 20, [Event(0.5, 1.2, LABELS[i % 3])], rng=rng) for i in range(6)]
+    epochs_run = {}
+    for min_epochs in ("0", "6"):
+        config = build_config(CTCRNN, "quick", {"features": "logmel", "units": "4", "epochs": "20", "learning_rate": "0",
+                                                 "patience": "2", "min_epochs": min_epochs})
+        history = CTCRNN(config, RunContext(labels=LABELS, seed=0, device="cpu")).fit(clips[:4], clips[4:])
+        assert len(set(history["valid_TER"])) == 1
+        epochs_run[min_epochs] = (history["epoch"][-1], history["convergence"]["converged"])
+    assert epochs_run == {"0": (3, True), "6": (6, True)}
+    with pytest.raises(ConfigError, match="setting 'min_epochs' must be 0 or more, got -1"):
+        build_config(CTCRNN, "quick", {"min_epochs": "-1"})
+
+
 def test_output_contract_checks_decoded_tokens():
     test_clip = clip("c", 10, [])
     bad = Detections(events=[], tokens=[TimedToken(0.5, "cat", ON)])
