@@ -88,3 +88,32 @@ def test_a_second_process_waits_for_the_feature_extraction_and_loads_the_feature
             cache.get(clip, spec)
     assert cache.misses == len(clips)
     assert _finish(second) == ["0", str(len(clips))]  # extracted nothing, loaded everything
+
+
+def test_a_job_that_another_process_finished_after_this_grid_started_is_not_run_again(tmp_path, monkeypatch):
+    """Two grid processes on one runs folder: this one planned job b as pending, the other finished it while this
+    one ran job a. Taking b's lock, this grid finds b's record and skips it (it used to train b again)."""
+    from types import SimpleNamespace
+
+    from sedbench.pipeline import grid
+    from sedbench.pipeline.jobstore import JobOutcome, JobStore
+
+    a, b = (SimpleNamespace(key=SimpleNamespace(id=name), label=f"job {name}", dataset_name="d",
+                            record_path=lambda runs, name=name: runs / f"{name}.json",
+                            job=SimpleNamespace(system="s", fold="1", seed=0, overrides={})) for name in ("a", "b"))
+    finished: dict = {}
+    ran = []
+
+    def execute(resolved, where, **kwargs):
+        ran.append(resolved.key.id)
+        finished["b"] = tmp_path / "b.json"  # meanwhile, the other process writes b's record
+        return JobOutcome(resolved.key.id, resolved.label, "done")
+
+    monkeypatch.setattr(JobStore, "finished_record", lambda store, resolved: finished.get(resolved.key.id))
+    monkeypatch.setattr(grid, "execute", execute)
+    monkeypatch.setattr(grid, "finish", lambda store, resolved, outcome: outcome)
+    monkeypatch.setattr("sedbench.pipeline.jobstore.read_record", lambda path: f"record at {path.name}")
+    result = grid.run_grid([a, b], SimpleNamespace(runs_dir=tmp_path), progress=lambda *args: None)
+    assert ran == ["a"]
+    assert [(o.key, o.status, o.record) for o in result.outcomes] == [("a", "done", None),
+                                                                       ("b", "skipped", "record at b.json")]

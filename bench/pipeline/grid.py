@@ -36,6 +36,7 @@ from .jobstore import (
     JobOutcome,
     JobStore,
     busy_outcome,
+    done_outcome,
     execute,
     finish,
     job_lock,
@@ -122,7 +123,7 @@ def run_grid(jobs: list[ResolvedJob], where: Locations, *, force: bool = False, 
     for resolved in jobs:
         path = None if force else store.finished_record(resolved)
         if path is not None:
-            outcome = JobOutcome(resolved.key.id, resolved.label, "skipped", path=path, record=read_record(path))
+            outcome = done_outcome(resolved, path)
             outcomes.append(outcome)
             progress(outcome, len(outcomes), len(jobs))
         else:
@@ -131,8 +132,11 @@ def run_grid(jobs: list[ResolvedJob], where: Locations, *, force: bool = False, 
         memo = memo or FeatureMemo()
         for resolved in pending:
             with job_lock(store.folder(resolved.key.id)) as holder:  # one process per job, record written included
+                done = None if force or holder is not None else store.finished_record(resolved)
                 if holder is not None:
                     outcome = busy_outcome(resolved, holder)
+                elif done is not None:  # another process finished it since this grid started
+                    outcome = done_outcome(resolved, done)
                 else:
                     if started is not None:
                         started(resolved.label, len(outcomes) + 1, len(jobs))

@@ -229,6 +229,11 @@ def job_lock(folder: Path):
     return try_lock(Path(folder) / "run.lock")
 
 
+def done_outcome(resolved: ResolvedJob, path: Path) -> JobOutcome:
+    """A job whose record exists: skipped."""
+    return JobOutcome(resolved.key.id, resolved.label, "skipped", path=path, record=read_record(path))
+
+
 def busy_outcome(resolved: ResolvedJob, holder: str) -> JobOutcome:
     return JobOutcome(resolved.key.id, resolved.label, "busy",
                       reason=f"process {holder} is running this job; skipped it (its checkpoint and record are that "

@@ -21,7 +21,7 @@ from typing import Iterator
 from sedbench.core.errors import SedbenchError
 
 from .jobs import JobSpec, Locations, ResolvedJob, resolve_job
-from .jobstore import JobOutcome, JobStore, busy_outcome, execute, finish, job_lock, now, quietly
+from .jobstore import JobOutcome, JobStore, busy_outcome, done_outcome, execute, finish, job_lock, now, quietly
 
 
 def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *, timeout: float | None = None,
@@ -51,6 +51,11 @@ def run_on_ray(pending: list[ResolvedJob], where: Locations, store: JobStore, *,
             if holder is not None:
                 lock.close()
                 yield busy_outcome(resolved, holder)
+                continue
+            done = None if force else store.finished_record(resolved)
+            if done is not None:  # another process finished it since this grid started
+                lock.close()
+                yield done_outcome(resolved, done)
                 continue
             locks[resolved.key.id] = lock  # released once the record or the failure is written
             quietly(store.set_state, resolved.key.id, status="running", label=resolved.label, executor="ray",
