@@ -28,10 +28,8 @@ class Verdict:
     data_version: str = ""  # the dataset fingerprint, named when the records hold several versions of the dataset
 
     def text(self) -> str:
-        version = f", data {self.data_version[:8]}" if self.data_version else ""
-        where = (f" on {self.dataset}" + (f" (stand-in data{version})" if self.stand_in else
-                                          f" (data {self.data_version[:8]})" if version else "")
-                 if self.dataset else "")
+        notes = ["stand-in data"] * self.stand_in + [f"data {self.data_version[:8]}"] * bool(self.data_version)
+        where = f" on {self.dataset}" + (f" ({', '.join(notes)})" if notes else "") if self.dataset else ""
         text = f"{self.claim['statement']}: **{self.verdict}**{where}"
         if self.evidence:
             text += f" — {self.evidence}"

@@ -59,8 +59,8 @@ def markdown(rows: list[Row]) -> str:
 def csv_text(rows: list[Row]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["dataset", "system", "profile", "variant", "config_hash", "dataset_fingerprint", "seeds", "folds", "converged", "runs_reporting",
-              "parameters", "train_seconds"]
+    header = ["dataset", "system", "profile", "variant", "config_hash", "dataset_fingerprint", "seeds", "folds",
+              "converged", "runs_reporting", "parameters", "train_seconds"]
     metrics = columns(rows)
     for metric in metrics:
         header += [f"{metric}_mean", f"{metric}_std"]
@@ -68,8 +68,7 @@ def csv_text(rows: list[Row]) -> str:
     for row in rows:
         converged, reporting = row.converged
         line = [row.dataset, row.system, row.profile, row.variant, row.config_hash, row.fingerprint, len(row.seeds),
-                " ".join(row.folds),
-                converged, reporting, row.parameters or "", f"{row.train_seconds:.1f}"]
+                " ".join(row.folds), converged, reporting, row.parameters or "", f"{row.train_seconds:.1f}"]
         for metric in metrics:
             stats = row.mean_std(metric)
             line += [f"{stats[0]:.6g}", f"{stats[1]:.6g}"] if stats else ["", ""]

@@ -1,11 +1,10 @@
 """Is a row's score different from the best row's, or only by the luck of the test files? A paired bootstrap.
 
 Both rows are scored on the same test files (the same dataset version; rows on other data are not compared), so
-the files are resampled with replacement (the same draw for both
-rows) and the metric recomputed from the resampled files' summed counts, as the micro average itself is computed;
-the seeds of a row are pooled by adding their counts per file. The 95 % interval of the difference (row minus
-best) that excludes 0 makes the difference significant. Counts per test file are in the records
-(``metrics[level]["per_file"]``); records without them are not tested.
+the files are resampled with replacement (the same draw for both rows) and the metric recomputed from the resampled
+files' summed counts, as the micro average itself is computed; the seeds of a row are pooled by adding their counts
+per file. The 95 % interval of the difference (row minus best) that excludes 0 makes the difference significant.
+Counts per test file are in the records (``metrics[level]["per_file"]``); records without them are not tested.
 """
 
 from __future__ import annotations

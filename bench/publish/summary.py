@@ -282,10 +282,12 @@ def _name_variants(rows: list[Row]) -> None:
                    for row in members]
         varying = {k for diffs in changed for k in diffs if len({_setting(r.config.get(k)) for r in members}) > 1}
         for row, diffs in zip(members, changed):
-            name = profile if set(diffs) <= varying else "custom"
-            row.variant = " · ".join([name if diffs else profile]
-                                     + ([", ".join(f"{k}={_setting(v)}" for k, v in diffs.items())] if diffs else [])
-                                     + ([f"data {row.fingerprint[:8]}"] if len(versions[dataset]) > 1 else []))
+            parts = [profile if set(diffs) <= varying else "custom"]
+            if diffs:
+                parts.append(", ".join(f"{k}={_setting(v)}" for k, v in diffs.items()))
+            if len(versions[dataset]) > 1:
+                parts.append(f"data {row.fingerprint[:8]}")
+            row.variant = " · ".join(parts)
 
 
 def _profile_config(system: str, profile: str, dataset: str, members: list[Row]) -> dict:

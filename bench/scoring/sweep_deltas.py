@@ -139,6 +139,22 @@ def _overlap(a, b, onset, offset):
 
 
 @numba.njit(cache=True)
+def _cover(a, b, sign, target_on, target_off, covered, covering, hit, gt_needed, decimals):
+    """Add (sign 1) or take away (-1) a relevant detection a..b from the reference events it overlaps; returns the
+    change in hit events. An event no relevant detection overlaps any more is covered by exactly 0."""
+    change = 0
+    for g in range(target_on.shape[0]):
+        part = _overlap(a, b, target_on[g], target_off[g])
+        if part > 0.0:
+            covering[g] += sign
+            covered[g] = covered[g] + sign * part if covering[g] > 0 else 0.0
+            now = _round(covered[g], decimals) >= gt_needed[g]
+            change += int(now) - int(hit[g])
+            hit[g] = now
+    return change
+
+
+@numba.njit(cache=True)
 def _sweep(scores, timestamps, target_on, target_off, other_on, other_off, other_class, n_other,
            dtc, gtc, cttc, decimals):
     """Distinct scores (descending) and, at each, [tps, fps, cts with each other class] when every frame scoring
@@ -187,14 +203,7 @@ def _sweep(scores, timestamps, target_on, target_off, other_on, other_off, other
                 detections -= 1
                 if run_dtc[s]:
                     relevant -= 1
-                    for g in range(n_target):
-                        part = _overlap(a, b, target_on[g], target_off[g])
-                        if part > 0.0:
-                            covering[g] -= 1
-                            covered[g] = covered[g] - part if covering[g] > 0 else 0.0
-                            now = _round(covered[g], decimals) >= gt_needed[g]
-                            tps += int(now) - int(hit[g])
-                            hit[g] = now
+                    tps += _cover(a, b, -1, target_on, target_off, covered, covering, hit, gt_needed, decimals)
                 if cross:
                     for k in range(n_other):
                         if run_ct[s, k]:
@@ -211,14 +220,7 @@ def _sweep(scores, timestamps, target_on, target_off, other_on, other_off, other
             detections += 1
             if is_relevant:
                 relevant += 1
-                for g in range(n_target):
-                    part = _overlap(a, b, target_on[g], target_off[g])
-                    if part > 0.0:
-                        covering[g] += 1
-                        covered[g] += part
-                        now = _round(covered[g], decimals) >= gt_needed[g]
-                        tps += int(now) - int(hit[g])
-                        hit[g] = now
+                tps += _cover(a, b, 1, target_on, target_off, covered, covering, hit, gt_needed, decimals)
             if cross:
                 other_sums[:] = 0.0
                 if not is_relevant:
